@@ -1,0 +1,569 @@
+/**
+ * The actor host of one thread: its local actors and their mailboxes, routes to actors on other
+ * threads, and the requests in flight in both directions.
+ *
+ *   send/request ──▶ local actor? ──▶ its mailbox
+ *                    route?       ──▶ channel to the thread that has it (worker, peer port)
+ *                    parent?      ──▶ the main thread, which routes further
+ *
+ * Frames from other threads enter through `receive(frame, channel)`. A request that main cannot
+ * answer itself is forwarded with a fresh id and its answer relayed back, so a worker can reach
+ * any actor without knowing where it lives. When a channel dies, every request waiting on it is
+ * failed with XZ_ERR_WORKER_CRASHED at once instead of waiting for its timeout.
+ */
+import type { ActorContext, ActorDef, RequestOptions, SendOptions } from './actor.js';
+import { isTransferring } from './actor.js';
+import { realClock, type Clock, type Timer } from './clock.js';
+import { TurnTable, type Envelope, type Msg } from './envelope.js';
+import { E, XzError, fromWire, toWire, type WireError } from './errors.js';
+import { Mailbox, type Delivery, type MailboxStats } from './mailbox.js';
+import { HOST, type Channel, type Frame, type HostMsg, type Transferable } from './wire.js';
+import { collectTransferables } from './transfer.js';
+
+export interface HostOptions {
+  name: string;
+  clock?: Clock;
+  /** Actor kinds this host can spawn by name (workers get theirs from their modules). */
+  kinds?: Record<string, ActorDef<any, any, any>>;
+  /** Default request timeout, ms (30 s). */
+  requestTimeoutMs?: number;
+  /** Where unknown addresses go: the main thread, for a worker's host. */
+  parent?: Channel;
+  /** An actor's handler threw on a message nobody waited for. */
+  onFault?: (addr: string, err: WireError) => void;
+  /** Host control messages this host does not handle itself (ports, stop) go here. */
+  onControl?: (msg: HostMsg, from: Channel | null) => unknown;
+}
+
+interface LocalActor {
+  addr: string;
+  session: string;
+  def: ActorDef<any, any, any>;
+  state: unknown;
+  mailbox: Mailbox;
+  ctx: ActorContext;
+  stopper: AbortController;
+  seq: number;
+  stopRequested: boolean;
+}
+
+type Pending =
+  | { kind: 'own'; channel: Channel; resolve: (v: unknown) => void; reject: (e: XzError) => void; cleanup: () => void }
+  | { kind: 'forward'; channel: Channel; origin: Channel; originId: number };
+
+export interface RequestVia {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  transfer?: readonly Transferable[];
+}
+
+export interface HostStats {
+  actors: number;
+  pending: number;
+  sessions: number;
+  depth: number;
+  delivered: number;
+  dropped: number;
+  refused: number;
+  faults: number;
+}
+
+export class ActorHost {
+  readonly name: string;
+  readonly clock: Clock;
+  readonly turns = new TurnTable();
+  readonly requestTimeoutMs: number;
+
+  readonly #kinds: Record<string, ActorDef<any, any, any>>;
+  readonly #actors = new Map<string, LocalActor>();
+  readonly #routes = new Map<string, Channel>();
+  readonly #pending = new Map<number, Pending>();
+  /** Requests being handled here for a remote caller, by channel then id: for cancel. */
+  readonly #incoming = new Map<Channel, Map<number, () => void>>();
+  readonly #parent: Channel | undefined;
+  readonly #onFault: ((addr: string, err: WireError) => void) | undefined;
+  readonly #onControl: ((msg: HostMsg, from: Channel | null) => unknown) | undefined;
+  #nextId = 1;
+  #faults = 0;
+  #noRoute = 0;
+  #retired: MailboxStats[] = [];
+
+  constructor(opts: HostOptions) {
+    this.name = opts.name;
+    this.clock = opts.clock ?? realClock;
+    this.#kinds = opts.kinds ?? {};
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
+    this.#parent = opts.parent;
+    this.#onFault = opts.onFault;
+    this.#onControl = opts.onControl;
+  }
+
+  has(addr: string): boolean {
+    return this.#actors.has(addr);
+  }
+
+  addresses(): string[] {
+    return [...this.#actors.keys()];
+  }
+
+  // ── actors ──────────────────────────────────────────────────────────────────────────────
+
+  async spawn<I>(addr: string, def: ActorDef<any, I, any> | string, init: I, session = ''): Promise<void> {
+    if (this.#actors.has(addr) || addr === HOST) throw new XzError(E.XZ_ERR_ACTOR_EXISTS, `actor ${addr} exists`);
+    const d = typeof def === 'string' ? this.#kinds[def] : def;
+    if (!d) throw new XzError(E.XZ_ERR_NO_SUCH_ACTOR, `no actor kind "${String(def)}" on ${this.name}`);
+    const actor = {
+      addr,
+      session,
+      def: d,
+      state: undefined,
+      stopper: new AbortController(),
+      seq: 0,
+      stopRequested: false,
+    } as LocalActor;
+    actor.ctx = this.#context(actor);
+    actor.mailbox = new Mailbox((dl) => this.#handle(actor, dl), this.clock, this.turns, d.mailbox);
+    actor.state = await d.start(actor.ctx, init);
+    if (this.#actors.has(addr)) throw new XzError(E.XZ_ERR_ACTOR_EXISTS, `actor ${addr} exists`);
+    this.#actors.set(addr, actor);
+  }
+
+  /**
+   * Stops an actor. With `drain`, queued messages run first; otherwise they are refused and the
+   * running handler's signal aborts. Its `stop` hook runs last.
+   */
+  async stopActor(addr: string, drain = false): Promise<void> {
+    const actor = this.#actors.get(addr);
+    if (!actor) return;
+    actor.mailbox.close(drain);
+    if (!drain) actor.stopper.abort(new XzError(E.XZ_ERR_ABORTED, 'actor stopping'));
+    await actor.mailbox.idle();
+    this.#actors.delete(addr);
+    this.#retired.push(actor.mailbox.stats());
+    if (this.#retired.length > 64) this.#retired = [foldStats(this.#retired)];
+    try {
+      await actor.def.stop?.(actor.state, actor.ctx);
+    } catch (e) {
+      this.#fault(addr, e);
+    }
+  }
+
+  /** Drains every mailbox until all are idle together, then stops actors, newest first. */
+  async drainAndStop(): Promise<void> {
+    for (;;) {
+      const busy = [...this.#actors.values()].filter((a) => a.mailbox.busy);
+      if (busy.length === 0) break;
+      await Promise.all(busy.map((a) => a.mailbox.idle()));
+    }
+    for (const addr of [...this.#actors.keys()].reverse()) await this.stopActor(addr, true);
+  }
+
+  // ── routing ─────────────────────────────────────────────────────────────────────────────
+
+  setRoute(addr: string, via: Channel | null): void {
+    if (via) this.#routes.set(addr, via);
+    else this.#routes.delete(addr);
+  }
+
+  route(addr: string): Channel | undefined {
+    return this.#routes.get(addr);
+  }
+
+  /** Delivers a message; returns what the mailbox said (a promise while a `block` mailbox is full). */
+  tell(env: Envelope, transfer?: readonly Transferable[]): boolean | Promise<boolean> {
+    const local = this.#actors.get(env.to);
+    if (local) return local.mailbox.put({ env });
+    if (env.to === HOST) {
+      this.#controlSafe(env.msg as HostMsg, null).catch((e) => this.#fault(HOST, e));
+      return true;
+    }
+    const ch = this.#routes.get(env.to) ?? this.#parent;
+    if (!ch || !ch.alive) {
+      this.#noRoute++;
+      return false;
+    }
+    this.#post(ch, { k: 'tell', env }, transfer);
+    return true;
+  }
+
+  request<R = unknown>(env: Envelope, opts: RequestVia = {}): Promise<R> {
+    return this.#request<R>(env, opts, undefined);
+  }
+
+  /** Sends a request over one channel whatever the routes say: control of a specific worker. */
+  requestVia<R = unknown>(ch: Channel, env: Envelope, opts: RequestVia = {}): Promise<R> {
+    return this.#request<R>(env, opts, ch);
+  }
+
+  /** Sends a one-way message over one channel whatever the routes say. */
+  tellVia(ch: Channel, env: Envelope, transfer?: readonly Transferable[]): void {
+    if (ch.alive) this.#post(ch, { k: 'tell', env }, transfer);
+  }
+
+  #request<R>(env: Envelope, opts: RequestVia, via: Channel | undefined): Promise<R> {
+    if (opts.signal?.aborted) return Promise.reject(new XzError(E.XZ_ERR_ABORTED, 'aborted before sending'));
+    const timeoutMs = opts.timeoutMs ?? this.requestTimeoutMs;
+    return new Promise<R>((resolve, reject) => {
+      let timer: Timer | undefined;
+      let onAbort: (() => void) | undefined;
+      const cleanup = () => {
+        timer?.cancel();
+        if (onAbort) opts.signal?.removeEventListener('abort', onAbort);
+      };
+      const local = via ? undefined : this.#actors.get(env.to);
+      if (!via && (local || env.to === HOST)) {
+        const cancel = new AbortController();
+        let settled = false;
+        const settle = (err: XzError | null, value?: unknown) => {
+          if (settled) return;
+          settled = true;
+          cleanup();
+          if (err) reject(err);
+          else resolve((isTransferring(value) ? value.value : value) as R);
+        };
+        timer = this.clock.setTimer(timeoutMs, () => {
+          settle(new XzError(E.XZ_ERR_REQUEST_TIMEOUT, `${env.msg.t} to ${env.to}: no answer in ${timeoutMs} ms`));
+          cancel.abort(new XzError(E.XZ_ERR_REQUEST_TIMEOUT));
+        });
+        if (opts.signal) {
+          onAbort = () => {
+            settle(new XzError(E.XZ_ERR_ABORTED, 'request aborted'));
+            cancel.abort(new XzError(E.XZ_ERR_ABORTED));
+          };
+          opts.signal.addEventListener('abort', onAbort, { once: true });
+        }
+        if (env.to === HOST) {
+          Promise.resolve()
+            .then(() => this.#control(env.msg as HostMsg, null))
+            .then((v) => settle(null, v), (e) => settle(coded(e)));
+          return;
+        }
+        void local!.mailbox.put({ env, settle, signal: cancel.signal });
+        return;
+      }
+      const ch = via ?? this.#routes.get(env.to) ?? this.#parent;
+      if (!ch) {
+        reject(new XzError(E.XZ_ERR_NO_SUCH_ACTOR, `no actor at ${env.to}`));
+        return;
+      }
+      if (!ch.alive) {
+        reject(new XzError(E.XZ_ERR_WORKER_CRASHED, `${ch.name} is down`));
+        return;
+      }
+      const id = this.#nextId++;
+      this.#pending.set(id, { kind: 'own', channel: ch, resolve: resolve as (v: unknown) => void, reject, cleanup });
+      timer = this.clock.setTimer(timeoutMs, () => {
+        if (!this.#pending.delete(id)) return;
+        cleanup();
+        this.#post(ch, { k: 'cancel', id });
+        reject(new XzError(E.XZ_ERR_REQUEST_TIMEOUT, `${env.msg.t} to ${env.to}: no answer in ${timeoutMs} ms`));
+      });
+      if (opts.signal) {
+        onAbort = () => {
+          if (!this.#pending.delete(id)) return;
+          cleanup();
+          this.#post(ch, { k: 'cancel', id });
+          reject(new XzError(E.XZ_ERR_ABORTED, 'request aborted'));
+        };
+        opts.signal.addEventListener('abort', onAbort, { once: true });
+      }
+      try {
+        this.#post(ch, { k: 'req', id, env }, opts.transfer, true);
+      } catch (e) {
+        this.#pending.delete(id);
+        cleanup();
+        reject(coded(e));
+      }
+    });
+  }
+
+  /** Moves a session to a new turn here and drops the old turn's queued data everywhere. */
+  bumpTurn(session: string, turn: number): void {
+    if (!this.turns.bump(session, turn)) return;
+    for (const a of this.#actors.values()) if (a.mailbox.depth > 0) a.mailbox.purgeStale();
+  }
+
+  /** Entry point for frames from another thread. */
+  receive(frame: Frame, from: Channel): void {
+    switch (frame.k) {
+      case 'tell': {
+        const { env } = frame;
+        if (env.to === HOST) {
+          this.#controlSafe(env.msg as HostMsg, from).catch((e) => this.#fault(HOST, e));
+          return;
+        }
+        const local = this.#actors.get(env.to);
+        if (local) {
+          void local.mailbox.put({ env });
+          return;
+        }
+        const ch = this.#routes.get(env.to) ?? (from === this.#parent ? undefined : this.#parent);
+        if (ch && ch.alive && ch !== from) this.#post(ch, frame, collectTransferables(env.msg));
+        else this.#noRoute++;
+        return;
+      }
+      case 'req':
+        this.#incomingRequest(frame.id, frame.env, from);
+        return;
+      case 'res': {
+        const p = this.#pending.get(frame.id);
+        if (!p) return; // answered after its timeout or abort: nobody waits
+        this.#pending.delete(frame.id);
+        if (p.kind === 'forward') {
+          this.#incoming.get(p.origin)?.delete(p.originId);
+          const relayed = { ...frame, id: p.originId };
+          this.#post(p.origin, relayed, frame.ok ? collectTransferables(frame.value) : undefined);
+          return;
+        }
+        p.cleanup();
+        if (frame.ok) p.resolve(frame.value);
+        else p.reject(fromWire(frame.error));
+        return;
+      }
+      case 'cancel':
+        this.#incoming.get(from)?.get(frame.id)?.();
+        return;
+      case 'fault':
+        this.#faults++;
+        this.#onFault?.(frame.addr, frame.error);
+        return;
+      case 'ready':
+      case 'boot-failed':
+        return; // handshake frames belong to the worker handle
+    }
+  }
+
+  /**
+   * A channel is gone: fail everything waiting on it. Routes through it are removed when
+   * `dropRoutes` (a peer port); a supervisor's slot keeps its routes across restarts.
+   */
+  failChannel(ch: Channel, err: XzError, dropRoutes: boolean): void {
+    for (const [id, p] of this.#pending) {
+      if (p.channel !== ch) continue;
+      this.#pending.delete(id);
+      if (p.kind === 'own') {
+        p.cleanup();
+        p.reject(err);
+      } else {
+        this.#incoming.get(p.origin)?.delete(p.originId);
+        this.#post(p.origin, { k: 'res', id: p.originId, ok: false, error: toWire(err) });
+      }
+    }
+    const incoming = this.#incoming.get(ch);
+    if (incoming) {
+      for (const cancel of incoming.values()) cancel();
+      this.#incoming.delete(ch);
+    }
+    if (dropRoutes) for (const [addr, via] of this.#routes) if (via === ch) this.#routes.delete(addr);
+  }
+
+  stats(): HostStats {
+    const all = [...this.#retired, ...[...this.#actors.values()].map((a) => a.mailbox.stats())];
+    const f = foldStats(all);
+    return {
+      actors: this.#actors.size,
+      pending: this.#pending.size,
+      sessions: this.turns.size,
+      depth: f.depth + f.systemDepth + f.waiting,
+      delivered: f.delivered,
+      dropped: f.droppedStale + f.droppedExpired + f.droppedOverflow + this.#noRoute,
+      refused: f.refused,
+      faults: this.#faults,
+    };
+  }
+
+  mailboxStats(addr: string): MailboxStats | undefined {
+    return this.#actors.get(addr)?.mailbox.stats();
+  }
+
+  // ── internals ───────────────────────────────────────────────────────────────────────────
+
+  #context(actor: LocalActor): ActorContext {
+    const envelope = (to: string, msg: Msg, opts: SendOptions = {}): Envelope => {
+      const session = opts.session ?? actor.session;
+      return {
+        to,
+        from: actor.addr,
+        session,
+        turn: opts.turn ?? this.turns.current(session),
+        seq: ++actor.seq,
+        lane: opts.lane ?? 'data',
+        expiresAt: opts.ttlMs === undefined ? undefined : this.clock.now() + opts.ttlMs,
+        msg,
+      };
+    };
+    return {
+      self: actor.addr,
+      session: actor.session,
+      clock: this.clock,
+      send: (to, msg, opts) => void this.tell(envelope(to, msg, opts), opts?.transfer),
+      request: <R>(to: string, msg: Msg, opts: RequestOptions = {}) => {
+        const req: RequestVia = {};
+        if (opts.timeoutMs !== undefined) req.timeoutMs = opts.timeoutMs;
+        if (opts.signal) req.signal = opts.signal;
+        if (opts.transfer) req.transfer = opts.transfer;
+        return this.request<R>(envelope(to, msg, opts), req);
+      },
+      turn: (session) => this.turns.current(session ?? actor.session),
+      stopSelf: () => {
+        if (actor.stopRequested) return;
+        actor.stopRequested = true;
+        queueMicrotask(() => void this.stopActor(actor.addr, false));
+      },
+    };
+  }
+
+  #handle(actor: LocalActor, d: Delivery): void | Promise<void> {
+    const signal = d.signal ? AbortSignal.any([d.signal, actor.stopper.signal]) : actor.stopper.signal;
+    let result: unknown;
+    try {
+      result = actor.def.receive(actor.state, d.env.msg, d.env, actor.ctx, signal);
+    } catch (e) {
+      this.#failed(actor, d, e);
+      return;
+    }
+    if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
+      return (result as Promise<unknown>).then(
+        (v) => d.settle?.(null, v),
+        (e) => this.#failed(actor, d, e),
+      );
+    }
+    d.settle?.(null, result);
+  }
+
+  #failed(actor: LocalActor, d: Delivery, e: unknown): void {
+    if (d.settle) d.settle(coded(e, E.XZ_ERR_ACTOR_FAILED));
+    else this.#fault(actor.addr, e);
+  }
+
+  #fault(addr: string, e: unknown): void {
+    this.#faults++;
+    const w = toWire(coded(e, E.XZ_ERR_ACTOR_FAILED));
+    if (this.#onFault) this.#onFault(addr, w);
+    else if (this.#parent?.alive) this.#parent.post({ k: 'fault', addr, error: w });
+  }
+
+  #incomingRequest(id: number, env: Envelope, from: Channel): void {
+    const respond = (err: XzError | null, value?: unknown) => {
+      this.#incoming.get(from)?.delete(id);
+      if (!from.alive) return;
+      if (err) {
+        this.#post(from, { k: 'res', id, ok: false, error: toWire(err) });
+        return;
+      }
+      const transfer = isTransferring(value) ? value.transfer : undefined;
+      const v = isTransferring(value) ? value.value : value;
+      try {
+        this.#post(from, { k: 'res', id, ok: true, value: v }, transfer, true);
+      } catch (e) {
+        this.#post(from, { k: 'res', id, ok: false, error: toWire(coded(e)) });
+      }
+    };
+    let incoming = this.#incoming.get(from);
+    if (!incoming) this.#incoming.set(from, (incoming = new Map()));
+    if (env.to === HOST) {
+      this.#controlSafe(env.msg as HostMsg, from).then((v) => respond(null, v), (e) => respond(coded(e)));
+      return;
+    }
+    const local = this.#actors.get(env.to);
+    if (local) {
+      const cancel = new AbortController();
+      incoming.set(id, () => cancel.abort(new XzError(E.XZ_ERR_ABORTED, 'caller cancelled')));
+      void local.mailbox.put({ env, settle: respond, signal: cancel.signal });
+      return;
+    }
+    const ch = this.#routes.get(env.to) ?? (from === this.#parent ? undefined : this.#parent);
+    if (!ch || ch === from) {
+      respond(new XzError(E.XZ_ERR_NO_SUCH_ACTOR, `no actor at ${env.to} (${this.name})`));
+      return;
+    }
+    if (!ch.alive) {
+      respond(new XzError(E.XZ_ERR_WORKER_CRASHED, `${ch.name} is down`));
+      return;
+    }
+    const fwd = this.#nextId++;
+    this.#pending.set(fwd, { kind: 'forward', channel: ch, origin: from, originId: id });
+    incoming.set(id, () => {
+      if (this.#pending.delete(fwd)) this.#post(ch, { k: 'cancel', id: fwd });
+    });
+    this.#post(ch, { k: 'req', id: fwd, env }, collectTransferables(env.msg));
+  }
+
+  async #controlSafe(msg: HostMsg, from: Channel | null): Promise<unknown> {
+    return this.#control(msg, from);
+  }
+
+  #control(msg: HostMsg, from: Channel | null): unknown {
+    switch (msg.t) {
+      case 'host.spawn':
+        return this.spawn(msg.addr, msg.kind, msg.init, msg.session);
+      case 'host.kill':
+        return this.stopActor(msg.addr, false);
+      case 'host.turn':
+        this.bumpTurn(msg.session, msg.turn);
+        return undefined;
+      case 'host.forget':
+        this.turns.forget(msg.session);
+        return undefined;
+      case 'host.ping':
+        return { name: this.name, actors: this.#actors.size };
+      case 'host.stats':
+        return this.stats();
+      case 'host.port':
+      case 'host.route':
+      case 'host.stop':
+        if (!this.#onControl) throw new XzError(E.XZ_ERR_UNKNOWN_MESSAGE, `${msg.t} not handled on ${this.name}`);
+        return this.#onControl(msg, from);
+      default: {
+        const never: never = msg;
+        throw new XzError(E.XZ_ERR_UNKNOWN_MESSAGE, `unknown host message ${(never as Msg).t}`);
+      }
+    }
+  }
+
+  /** Posts a frame; a frame that cannot be cloned throws XZ_ERR_DATA_CLONE when `rethrow`. */
+  #post(ch: Channel, frame: Frame, transfer?: readonly Transferable[], rethrow = false): void {
+    try {
+      ch.post(frame, transfer);
+    } catch (e) {
+      const err = new XzError(E.XZ_ERR_DATA_CLONE, (e as Error).message, { cause: e });
+      if (rethrow) throw err;
+      this.#fault(this.name, err);
+    }
+  }
+}
+
+function coded(e: unknown, fallback: string = E.XZ_ERR_INTERNAL): XzError {
+  if (e instanceof XzError) return e;
+  const w = toWire(e);
+  if (w.code !== E.XZ_ERR_INTERNAL) return fromWire(w);
+  return new XzError(fallback, e instanceof Error ? e.message : String(e), { cause: e });
+}
+
+function foldStats(all: MailboxStats[]): MailboxStats {
+  const out: MailboxStats = {
+    depth: 0,
+    systemDepth: 0,
+    waiting: 0,
+    delivered: 0,
+    droppedStale: 0,
+    droppedExpired: 0,
+    droppedOverflow: 0,
+    refused: 0,
+    highWater: 0,
+    maxWaitMs: 0,
+  };
+  for (const s of all) {
+    out.depth += s.depth;
+    out.systemDepth += s.systemDepth;
+    out.waiting += s.waiting;
+    out.delivered += s.delivered;
+    out.droppedStale += s.droppedStale;
+    out.droppedExpired += s.droppedExpired;
+    out.droppedOverflow += s.droppedOverflow;
+    out.refused += s.refused;
+    out.highWater = Math.max(out.highWater, s.highWater);
+    out.maxWaitMs = Math.max(out.maxWaitMs, s.maxWaitMs);
+  }
+  return out;
+}
