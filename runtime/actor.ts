@@ -7,7 +7,7 @@
  */
 import type { Transferable } from './wire.js';
 import type { Clock } from './clock.js';
-import type { Envelope, Lane, Msg } from './envelope.js';
+import type { AnyMsg, Envelope, Lane, Msg } from './envelope.js';
 import type { MailboxOptions } from './mailbox.js';
 
 export interface SendOptions {
@@ -33,8 +33,8 @@ export interface ActorContext {
   /** The session this actor serves ('' for shared actors). */
   readonly session: string;
   readonly clock: Clock;
-  send(to: string, msg: Msg, opts?: SendOptions): void;
-  request<R = unknown>(to: string, msg: Msg, opts?: RequestOptions): Promise<R>;
+  send(to: string, msg: AnyMsg, opts?: SendOptions): void;
+  request<R = unknown>(to: string, msg: AnyMsg, opts?: RequestOptions): Promise<R>;
   /** Current turn of a session on this thread (default: this actor's session). */
   turn(session?: string): number;
   /** Stops this actor after the current message. */

@@ -14,7 +14,11 @@ export interface Timer {
 
 export interface Clock {
   now(): number;
-  setTimer(ms: number, fn: () => void): Timer;
+  /**
+   * Calls `fn` after `ms`. Timers do not keep the thread alive unless `keepAlive` is set, which
+   * is for waits that are the only thing left to do (a supervisor about to restart a worker).
+   */
+  setTimer(ms: number, fn: () => void, keepAlive?: boolean): Timer;
   /** Resolves after `ms`; rejects with the signal's reason if aborted first. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
@@ -26,10 +30,9 @@ class RealClock implements Clock {
     return this.#origin + performance.now();
   }
 
-  setTimer(ms: number, fn: () => void): Timer {
+  setTimer(ms: number, fn: () => void, keepAlive = false): Timer {
     const h = setTimeout(fn, Math.max(0, ms));
-    // Timers are bookkeeping (timeouts, backoff); they must never keep a thread alive on their own.
-    h.unref();
+    if (!keepAlive) h.unref();
     return { cancel: () => clearTimeout(h) };
   }
 

@@ -13,6 +13,9 @@ export interface Msg {
   readonly t: string;
 }
 
+/** A message as a sender writes it: any fields beside `t` (the receiver's union checks them). */
+export type AnyMsg = Msg & { readonly [field: string]: unknown };
+
 export interface Envelope<M extends Msg = Msg> {
   /** Address of the receiving actor. */
   to: string;

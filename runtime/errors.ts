@@ -156,4 +156,6 @@ export const E = defineErrors({
   XZ_ERR_WORKER_ESCALATED: { category: 'unavailable', retryable: false, message: 'worker restarted too often; gave up' },
   XZ_ERR_SHUTTING_DOWN: { category: 'unavailable', retryable: false, message: 'shutting down' },
   XZ_ERR_DATA_CLONE: { category: 'invalid-request', retryable: false, message: 'message cannot cross threads' },
+  // Raised by config/ (which may not import this registry) with this exact shape.
+  XZ_ERR_CONFIG_INVALID: { category: 'invalid-request', retryable: false, message: 'configuration is invalid' },
 });

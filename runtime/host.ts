@@ -66,6 +66,8 @@ export interface HostStats {
   dropped: number;
   refused: number;
   faults: number;
+  /** Frames this thread relayed between two other threads (worker traffic without a link). */
+  forwarded: number;
 }
 
 export class ActorHost {
@@ -86,6 +88,7 @@ export class ActorHost {
   #nextId = 1;
   #faults = 0;
   #noRoute = 0;
+  #forwarded = 0;
   #retired: MailboxStats[] = [];
 
   constructor(opts: HostOptions) {
@@ -148,13 +151,19 @@ export class ActorHost {
     }
   }
 
-  /** Drains every mailbox until all are idle together, then stops actors, newest first. */
-  async drainAndStop(): Promise<void> {
+  /** Waits until every mailbox here is idle at the same moment; returns messages delivered so far. */
+  async drain(): Promise<number> {
     for (;;) {
       const busy = [...this.#actors.values()].filter((a) => a.mailbox.busy);
       if (busy.length === 0) break;
       await Promise.all(busy.map((a) => a.mailbox.idle()));
     }
+    return this.stats().delivered;
+  }
+
+  /** Drains every mailbox, then stops actors, newest first. */
+  async drainAndStop(): Promise<void> {
+    await this.drain();
     for (const addr of [...this.#actors.keys()].reverse()) await this.stopActor(addr, true);
   }
 
@@ -298,7 +307,10 @@ export class ActorHost {
           return;
         }
         const ch = this.#routes.get(env.to) ?? (from === this.#parent ? undefined : this.#parent);
-        if (ch && ch.alive && ch !== from) this.#post(ch, frame, collectTransferables(env.msg));
+        if (ch && ch.alive && ch !== from) {
+          this.#forwarded++;
+          this.#post(ch, frame, collectTransferables(env.msg));
+        }
         else this.#noRoute++;
         return;
       }
@@ -366,9 +378,10 @@ export class ActorHost {
       sessions: this.turns.size,
       depth: f.depth + f.systemDepth + f.waiting,
       delivered: f.delivered,
-      dropped: f.droppedStale + f.droppedExpired + f.droppedOverflow + this.#noRoute,
+      dropped: f.droppedStale + f.droppedExpired + f.droppedOverflow + f.droppedCancelled + this.#noRoute,
       refused: f.refused,
       faults: this.#faults,
+      forwarded: this.#forwarded,
     };
   }
 
@@ -481,6 +494,7 @@ export class ActorHost {
       respond(new XzError(E.XZ_ERR_WORKER_CRASHED, `${ch.name} is down`));
       return;
     }
+    this.#forwarded++;
     const fwd = this.#nextId++;
     this.#pending.set(fwd, { kind: 'forward', channel: ch, origin: from, originId: id });
     incoming.set(id, () => {
@@ -509,6 +523,8 @@ export class ActorHost {
         return { name: this.name, actors: this.#actors.size };
       case 'host.stats':
         return this.stats();
+      case 'host.drain':
+        return this.drain();
       case 'host.port':
       case 'host.route':
       case 'host.stop':
@@ -549,6 +565,7 @@ function foldStats(all: MailboxStats[]): MailboxStats {
     droppedStale: 0,
     droppedExpired: 0,
     droppedOverflow: 0,
+    droppedCancelled: 0,
     refused: 0,
     highWater: 0,
     maxWaitMs: 0,
@@ -561,6 +578,7 @@ function foldStats(all: MailboxStats[]): MailboxStats {
     out.droppedStale += s.droppedStale;
     out.droppedExpired += s.droppedExpired;
     out.droppedOverflow += s.droppedOverflow;
+    out.droppedCancelled += s.droppedCancelled;
     out.refused += s.refused;
     out.highWater = Math.max(out.highWater, s.highWater);
     out.maxWaitMs = Math.max(out.maxWaitMs, s.maxWaitMs);

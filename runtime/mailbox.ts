@@ -47,6 +47,7 @@ export interface MailboxStats {
   droppedStale: number;
   droppedExpired: number;
   droppedOverflow: number;
+  droppedCancelled: number;
   refused: number;
   highWater: number;
   /** Longest time a delivered message waited in the queue, ms. */
@@ -77,6 +78,7 @@ export class Mailbox {
     droppedStale: 0,
     droppedExpired: 0,
     droppedOverflow: 0,
+    droppedCancelled: 0,
     refused: 0,
     highWater: 0,
     maxWaitMs: 0,
@@ -263,6 +265,11 @@ export class Mailbox {
       if (this.#turns.isStale(d.env)) {
         this.#stats.droppedStale++;
         this.#reject(d, new XzError(E.XZ_ERR_STALE_TURN));
+        continue;
+      }
+      if (d.signal?.aborted) {
+        // The requester gave up (timeout, abort, barge-in) while this waited: nobody wants it.
+        this.#stats.droppedCancelled++;
         continue;
       }
       if (d.env.expiresAt !== undefined && d.env.expiresAt < now) {

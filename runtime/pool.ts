@@ -11,7 +11,8 @@
  * can resend what the new actors need. Too many restarts in a window, or a worker that keeps
  * failing its boot, latches the slot as failed and emits `escalated` instead of looping.
  *
- * Events: crashed {slot, exit, actors}, restarted {slot, actors}, escalated {slot, error}.
+ * Events: crashed {slot, exit, actors}, restarted {slot, actors}, escalated {slot, error},
+ * stopped {slot, code, terminated}, stuck {slot} (did not end in time and may not be terminated).
  */
 import { EventEmitter } from 'node:events';
 import type { ResourceLimits } from 'node:worker_threads';
@@ -137,7 +138,10 @@ export class WorkerPool extends EventEmitter {
     if (this.#stopping) throw new XzError(E.XZ_ERR_SHUTTING_DOWN, `pool ${this.name} is stopping`);
     if (this.#where.has(addr)) throw new XzError(E.XZ_ERR_ACTOR_EXISTS, `actor ${addr} exists`);
     const slot = opts.slot !== undefined ? this.slots[opts.slot] : this.#leastLoaded();
-    if (!slot) throw new XzError(E.XZ_ERR_NO_SUCH_ACTOR, `pool ${this.name} has no slot ${opts.slot}`);
+    if (!slot) {
+      if (opts.slot !== undefined) throw new XzError(E.XZ_ERR_NO_SUCH_ACTOR, `pool ${this.name} has no slot ${opts.slot}`);
+      throw new XzError(E.XZ_ERR_WORKER_ESCALATED, `every worker of pool ${this.name} has failed`);
+    }
     if (slot.state === 'failed') throw new XzError(E.XZ_ERR_WORKER_ESCALATED, `${slot.name} has failed`);
     if (slot.state !== 'ready') throw new XzError(E.XZ_ERR_WORKER_CRASHED, `${slot.name} is ${slot.state}`);
     const rec: ActorRecord = { addr, kind, init, session: opts.session ?? '' };
@@ -172,6 +176,14 @@ export class WorkerPool extends EventEmitter {
     return this.#control<R>(slot, msg, transfer);
   }
 
+  /** Drains every live worker's mailboxes; returns the total of messages they delivered so far. */
+  async drain(timeoutMs: number): Promise<number> {
+    const counts = await Promise.all(
+      this.slots.filter((s) => s.alive).map((s) => this.#control<number>(s, { t: 'host.drain' }, undefined, timeoutMs).catch(() => 0)),
+    );
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
   /** Ends a worker the hard way, as a crash would: for fault-injection tests and operators. */
   async terminateWorker(index: number): Promise<void> {
     const h = this.slots[index]?.handle;
@@ -187,7 +199,7 @@ export class WorkerPool extends EventEmitter {
         slot.timer?.cancel();
         const h = slot.handle;
         if (!h || !h.alive) {
-          slot.state = 'stopped';
+          if (slot.state !== 'failed') slot.state = 'stopped';
           return;
         }
         slot.state = 'stopping';
@@ -198,21 +210,22 @@ export class WorkerPool extends EventEmitter {
         }
         h.markStopping();
         const ended = await Promise.race([h.exited, this.#clock.sleep(timeout).then(() => null)]);
-        if (!ended) {
-          if (this.#spec.terminable) await h.terminate();
-          else {
-            // Terminating could crash the process (native code in the worker); let it go and
-            // stop it from holding the process open instead.
-            h.worker.unref();
-            this.emit('stuck', { slot: slot.name });
-          }
+        if (ended) this.emit('stopped', { slot: slot.name, code: ended.code, terminated: false });
+        else if (this.#spec.terminable) {
+          const code = await h.terminate();
+          this.emit('stopped', { slot: slot.name, code, terminated: true });
+        } else {
+          // Terminating could crash the process (native code in the worker); let it go and
+          // stop it from holding the process open instead.
+          h.worker.unref();
+          this.emit('stuck', { slot: slot.name });
         }
         slot.state = 'stopped';
       }),
     );
   }
 
-  stats(): { name: string; slots: { name: string; state: SlotState; actors: number; restarts: number; threadId: number | undefined }[] } {
+  stats(): { name: string; slots: { name: string; state: SlotState; actors: number; restarts: number; bootFailures: number; threadId: number | undefined }[] } {
     return {
       name: this.name,
       slots: this.slots.map((s) => ({
@@ -220,6 +233,7 @@ export class WorkerPool extends EventEmitter {
         state: s.state,
         actors: s.actors.size,
         restarts: s.restarts.length,
+        bootFailures: s.bootFailures,
         threadId: s.handle?.worker.threadId,
       })),
     };
@@ -332,7 +346,7 @@ export class WorkerPool extends EventEmitter {
     slot.state = 'restarting';
     const attempt = x.duringBoot ? slot.bootFailures : slot.restarts.length;
     const delay = Math.min(this.#policy.backoffMaxMs, this.#policy.backoffInitialMs * this.#policy.backoffFactor ** Math.max(0, attempt - 1));
-    slot.timer = this.#clock.setTimer(delay, () => void this.#boot(slot));
+    slot.timer = this.#clock.setTimer(delay, () => void this.#boot(slot), true);
   }
 
   #latch(slot: Slot, err: XzError): void {

@@ -15,7 +15,7 @@ import { EventEmitter } from 'node:events';
 import { MessageChannel } from 'node:worker_threads';
 import type { ActorDef, RequestOptions, SendOptions } from './actor.js';
 import { realClock, type Clock } from './clock.js';
-import type { Envelope, Msg } from './envelope.js';
+import type { AnyMsg, Envelope, Msg } from './envelope.js';
 import { E, XzError, type WireError } from './errors.js';
 import { ActorHost, type HostStats } from './host.js';
 import { WorkerPool, type PoolSpec, type Slot } from './pool.js';
@@ -71,6 +71,7 @@ export class ActorSystem extends EventEmitter {
     });
     pool.on('escalated', (x) => this.emit('escalated', { pool: spec.name, ...x }));
     pool.on('stuck', (x) => this.emit('stuck', { pool: spec.name, ...x }));
+    pool.on('stopped', (x) => this.emit('stopped', { pool: spec.name, ...x }));
     this.#pools.set(spec.name, pool);
     return pool;
   }
@@ -117,11 +118,11 @@ export class ActorSystem extends EventEmitter {
   }
 
   /** Sends from outside any actor (the front door, tests). */
-  send(to: string, msg: Msg, opts: SendOptions = {}): boolean | Promise<boolean> {
+  send(to: string, msg: AnyMsg, opts: SendOptions = {}): boolean | Promise<boolean> {
     return this.host.tell(this.#envelope(to, msg, opts), opts.transfer);
   }
 
-  request<R = unknown>(to: string, msg: Msg, opts: RequestOptions = {}): Promise<R> {
+  request<R = unknown>(to: string, msg: AnyMsg, opts: RequestOptions = {}): Promise<R> {
     const r: { timeoutMs?: number; signal?: AbortSignal; transfer?: readonly import('./wire.js').Transferable[] } = {};
     if (opts.timeoutMs !== undefined) r.timeoutMs = opts.timeoutMs;
     if (opts.signal) r.signal = opts.signal;
@@ -157,9 +158,23 @@ export class ActorSystem extends EventEmitter {
     await this.#join(sa, sb, a, b);
   }
 
-  async shutdown(): Promise<void> {
+  /**
+   * Drains, then stops. Messages keep flowing between threads while draining (a codec actor
+   * still hands frames to the pacer), so it drains every thread in rounds until two rounds in a
+   * row deliver nothing anywhere, bounded by `drainTimeoutMs`; only then do actors stop.
+   */
+  async shutdown(opts: { drainTimeoutMs?: number } = {}): Promise<void> {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     this.#state = 'stopping';
+    const deadline = this.clock.now() + (opts.drainTimeoutMs ?? 10_000);
+    let last = -1;
+    for (let quiet = 0; quiet < 2 && this.clock.now() < deadline; ) {
+      const left = Math.max(1, deadline - this.clock.now());
+      const counts = await Promise.all([this.host.drain(), ...[...this.#pools.values()].map((p) => p.drain(left))]);
+      const total = counts.reduce((a, b) => a + b, 0);
+      quiet = total === last ? quiet + 1 : 0;
+      last = total;
+    }
     await this.host.drainAndStop();
     for (const p of [...this.#pools.values()].reverse()) await p.stop();
     this.#state = 'stopped';

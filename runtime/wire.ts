@@ -32,6 +32,7 @@ export type HostMsg =
   | { t: 'host.route'; addr: string; via: string | null }
   | { t: 'host.ping' }
   | { t: 'host.stats' }
+  | { t: 'host.drain' }
   | { t: 'host.stop' };
 
 export function isHostMsg(m: Msg): m is HostMsg {

@@ -66,7 +66,7 @@ child.on('exit', (code, signal) => {
   const count = (name) => Number((tap.match(new RegExp(`^# ${name} (\\d+)$`, 'm')) ?? [])[1] ?? 0);
   const tests = count('tests');
   const pass = count('pass');
-  const fail = count('fail');
+  const fail = count('fail') + count('cancelled');
   const skipped = count('skipped');
   console.log(`\n(${files.length} files)`);
   console.log(`tests: ${pass} passed, ${fail} failed, ${skipped} skipped`);
