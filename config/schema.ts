@@ -51,10 +51,13 @@ const server = z.strictObject({
   idle_timeout_s: int(0, 960).refine((s) => s === 0 || s >= 8, { message: 'expected 0 (off) or 8..960' }).default(120),
   /** Time a device has after connecting to send its `hello`. */
   hello_timeout_ms: int(100, 120_000).default(10_000),
+  /** Firmware images served to devices by OTA: `<board-type>_<version>.bin` files. */
+  firmware_dir: z.string().min(1).default('./firmware'),
 });
 
 const auth = z.strictObject({
-  mode: z.enum(['token', 'none']).default('token'),
+  /** token = HMAC tokens handed out by OTA; off (or none) = accept any device, for development. */
+  mode: z.enum(['token', 'off', 'none']).default('token'),
   /** Device ids accepted without a token. */
   allow_devices: z.array(z.string().min(1)).default([]),
   /** HMAC key for tokens; should come from the environment (`${XZ_AUTH_SECRET}`). */

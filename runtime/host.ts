@@ -126,7 +126,10 @@ export class ActorHost {
     } as LocalActor;
     actor.ctx = this.#context(actor);
     actor.mailbox = new Mailbox((dl) => this.#handle(actor, dl), this.clock, this.turns, d.mailbox);
-    actor.state = await d.start(actor.ctx, init);
+    // A synchronous start registers the actor before spawn() returns its promise, so messages
+    // sent right after spawning (a socket's first frame) already find it.
+    const started = d.start(actor.ctx, init);
+    actor.state = isThenable(started) ? await started : started;
     if (this.#actors.has(addr)) throw new XzError(E.XZ_ERR_ACTOR_EXISTS, `actor ${addr} exists`);
     this.#actors.set(addr, actor);
   }
@@ -435,7 +438,7 @@ export class ActorHost {
       this.#failed(actor, d, e);
       return;
     }
-    if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
+    if (isThenable(result)) {
       return (result as Promise<unknown>).then(
         (v) => d.settle?.(null, v),
         (e) => this.#failed(actor, d, e),
@@ -547,6 +550,10 @@ export class ActorHost {
       this.#fault(this.name, err);
     }
   }
+}
+
+function isThenable(x: unknown): x is PromiseLike<unknown> {
+  return x !== null && typeof x === 'object' && typeof (x as PromiseLike<unknown>).then === 'function';
 }
 
 function coded(e: unknown, fallback: string = E.XZ_ERR_INTERNAL): XzError {

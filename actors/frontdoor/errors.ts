@@ -76,7 +76,26 @@ export const FD = defineErrors({
   XZ_ERR_PROXY_BAD_CIDR: { category: 'invalid-request', retryable: false, message: 'trusted proxy entry is not an IP or CIDR' },
   // Firmware folder.
   XZ_ERR_FIRMWARE_SCAN_FAILED: { category: 'unavailable', retryable: true, message: 'firmware folder could not be read' },
+  XZ_ERR_FIRMWARE_NOT_FOUND: { category: 'invalid-request', retryable: false, message: 'no such firmware image' },
+  // HTTP routes.
+  XZ_ERR_HTTP_BODY_TOO_LARGE: { category: 'invalid-request', retryable: false, message: 'request body too large' },
+  XZ_ERR_HTTP_NOT_FOUND: { category: 'invalid-request', retryable: false, message: 'no such route' },
+  XZ_ERR_HTTP_BAD_JSON: { category: 'invalid-request', retryable: false, message: 'request body is not valid JSON' },
+  // WebSocket session traffic (logged and counted; the device is never sent these).
+  XZ_ERR_PROTO_BAD_JSON: { category: 'invalid-request', retryable: false, message: 'text frame is not a JSON object with a string "type"' },
+  XZ_ERR_PROTO_BINARY_BEFORE_HELLO: { category: 'invalid-request', retryable: false, message: 'audio arrived before the hello' },
+  XZ_ERR_PROTO_UNKNOWN_TYPE: { category: 'invalid-request', retryable: false, message: 'unknown message type' },
+  XZ_ERR_PROTO_HELLO_TIMEOUT: { category: 'timeout', retryable: true, message: 'no hello in time' },
+  XZ_ERR_PROTO_OVERSIZED: { category: 'invalid-request', retryable: false, message: 'message larger than the payload limit' },
+  XZ_ERR_SERVER_DRAINING: { category: 'unavailable', retryable: true, message: 'server is shutting down' },
 });
+
+/** HTTP statuses for codes whose category alone would say it less precisely. */
+export const HTTP_STATUS: Readonly<Record<string, number>> = {
+  XZ_ERR_HTTP_BODY_TOO_LARGE: 413,
+  XZ_ERR_HTTP_NOT_FOUND: 404,
+  XZ_ERR_FIRMWARE_NOT_FOUND: 404,
+};
 
 export type FrontdoorCode = keyof typeof FD;
 

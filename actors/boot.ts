@@ -1,0 +1,197 @@
+/**
+ * Starts and stops the whole server in-process: logger, store, actor system, the one uWS App
+ * (WebSocket + HTTP on one or two ports), and the lifecycle. `actors/server.ts` is the command
+ * line wrapper; tests call `startServer` directly with port 0.
+ *
+ * Stop order: refuse new sockets → let sessions finish (bounded by shutdown.grace_ms) → close
+ * what remains → drain and stop the actor system → flush the store → flush the logs.
+ */
+import type { Config } from '../config/index.js';
+import { uws, type TemplatedApp, type us_listen_socket } from '../native/uws.js';
+import { createLogger, type Logger, type RootLogger } from '../runtime/log.js';
+import { LoopDelayMonitor } from '../runtime/loop-delay.js';
+import { ActorSystem } from '../runtime/system.js';
+import { openStore, type Store } from '../providers/store/index.js';
+import { DeviceRegistry } from '../providers/store/devices.js';
+import { Authenticator } from './frontdoor/auth.js';
+import { compileTrustedProxies } from './frontdoor/trusted-proxies.js';
+import { opsRoutes } from './frontdoor/ops-routes.js';
+import { otaRoutes, type OtaSettings } from './frontdoor/ota-routes.js';
+import { replyTo } from './frontdoor/http.js';
+import { FD } from './frontdoor/errors.js';
+import { wsBehavior, type LiveSession } from './frontdoor/ws.js';
+import type { FramingVersion } from './frontdoor/framing.js';
+import type { SessionInfo } from './session/messages.js';
+
+export interface ServerHandle {
+  readonly wsPort: number;
+  readonly httpPort: number;
+  readonly system: ActorSystem;
+  readonly log: Logger;
+  readonly store: Store;
+  readonly devices: DeviceRegistry;
+  readonly sessions: ReadonlyMap<string, LiveSession>;
+  status(): Record<string, unknown>;
+  /** Graceful stop; resolves when everything is flushed. Safe to call twice. */
+  stop(reason?: string): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Use this logger instead of creating one from `config.log`. */
+  logger?: RootLogger;
+}
+
+export async function startServer(config: Config, opts: StartOptions = {}): Promise<ServerHandle> {
+  const log = opts.logger ?? createLogger({ level: config.log.level, file: config.log.file, console: config.log.console });
+  const proxies = compileTrustedProxies(config.server.trusted_proxies);
+  if (!proxies.ok) throw new Error(proxies.reason);
+
+  const store = await openStore(config.store);
+  const devices = new DeviceRegistry(store);
+  const secret = config.auth.secret ?? (await devices.getOrCreateSecret());
+  const auth = new Authenticator({ mode: config.auth.mode, allowDevices: config.auth.allow_devices, secret, ttlSeconds: config.auth.token_ttl_s });
+
+  const system = new ActorSystem();
+  system.on('fault', (f: { addr: string; error: { code: string; message: string } }) => {
+    log.error({ actor: f.addr, code: f.error.code }, `actor fault: ${f.error.message}`);
+    // An exception in one session ends that session only.
+    if (f.addr.startsWith('session/')) sessions.get(f.addr.slice('session/'.length))?.data.link?.close(1011, 'internal error');
+  });
+  system.on('crashed', (x: { pool: string; slot: string; error: { message: string } }) => log.error({ pool: x.pool, slot: x.slot }, `worker crashed: ${x.error.message}`));
+  system.on('escalated', (x: { pool: string; slot: string; error: { message: string } }) => log.fatal({ pool: x.pool, slot: x.slot }, `worker gave up: ${x.error.message}`));
+  await system.start();
+
+  const sessions = new Map<string, LiveSession>();
+  const loop = new LoopDelayMonitor();
+  let accepting = true;
+  let wsPort = 0;
+  let httpPort = 0;
+  const listenSockets: us_listen_socket[] = [];
+
+  const app: TemplatedApp = config.server.tls
+    ? uws.SSLApp({ cert_file_name: config.server.tls.cert, key_file_name: config.server.tls.key })
+    : uws.App();
+
+  app.ws(
+    '/*',
+    wsBehavior({
+      system,
+      log,
+      auth,
+      sessions,
+      accepting: () => accepting,
+      settings: {
+        maxPayloadBytes: config.server.max_payload_bytes,
+        idleTimeoutS: config.server.idle_timeout_s,
+        helloTimeoutMs: config.server.hello_timeout_ms,
+        downlink: { sampleRate: config.audio.downlink_rate, frameMs: config.audio.frame_ms },
+      },
+    }),
+  );
+  const otaSettings = (): OtaSettings => ({
+    publicWsUrl: config.server.public_ws_url,
+    publicHttpUrl: config.server.public_http_url,
+    wsPort,
+    httpPort,
+    wsPath: config.server.ws_path,
+    version: config.websocket.version as FramingVersion,
+    tls: !!config.server.tls,
+    trustedProxies: proxies.matcher,
+    activationEnabled: config.activation.enabled,
+    firmwareDir: config.server.firmware_dir,
+  });
+  otaRoutes(app, { log, auth, devices, settings: otaSettings });
+
+  const status = (): Record<string, unknown> => {
+    const byState: Record<string, number> = {};
+    for (const s of sessions.values()) {
+      const k = s.data.link?.framing === undefined ? 'awaiting-hello' : 'connected';
+      byState[k] = (byState[k] ?? 0) + 1;
+    }
+    const mem = process.memoryUsage();
+    return {
+      accepting,
+      uptime_s: Math.round(process.uptime()),
+      sessions: { total: sessions.size, ...byState },
+      event_loop_ms: { current: loop.peek(), last_window: loop.last() },
+      actors: system.stats(),
+      memory_mb: { rss: mb(mem.rss), heap_used: mb(mem.heapUsed), external: mb(mem.external), array_buffers: mb(mem.arrayBuffers) },
+    };
+  };
+  opsRoutes(app, {
+    ready: () => {
+      if (!accepting) return { ready: false, why: 'shutting down' };
+      const down = system.stats().pools.flatMap((p) => p.slots.filter((s) => s.state !== 'ready').map((s) => `${s.name} ${s.state}`));
+      return down.length ? { ready: false, why: down.join(', ') } : { ready: true };
+    },
+    status,
+    sessions: () =>
+      Promise.all(
+        [...sessions.values()].map((s) =>
+          system.request<SessionInfo>(s.data.addr, { t: 'session.info' }, { lane: 'system', timeoutMs: 2000 }).then(
+            (info) => ({ ...info, badFrames: s.data.badFrames, badJson: s.data.badJson, peer: s.data.peer }),
+            () => ({ sessionId: s.data.sessionId, deviceId: s.data.identity.deviceId, state: 'unresponsive' }),
+          ),
+        ),
+      ),
+  });
+  app.any('/*', (res, req) => {
+    const url = req.getUrl();
+    replyTo(res).json(404, { error: { code: FD.XZ_ERR_HTTP_NOT_FOUND, message: `no route for ${req.getMethod().toUpperCase()} ${url.slice(0, 200)}` } });
+  });
+
+  const listen = (port: number): Promise<number> =>
+    new Promise((resolve, reject) => {
+      app.listen(config.server.host, port, (sock) => {
+        if (!sock) return reject(new Error(`cannot listen on ${config.server.host}:${port} (in use, or not permitted)`));
+        listenSockets.push(sock);
+        resolve(uws.us_socket_local_port(sock as unknown as import('uWebSockets.js').us_socket));
+      });
+    });
+  try {
+    wsPort = await listen(config.server.ws_port);
+    httpPort = config.server.http_port === config.server.ws_port && config.server.ws_port !== 0 ? wsPort : await listen(config.server.http_port);
+  } catch (e) {
+    for (const s of listenSockets) uws.us_listen_socket_close(s);
+    await system.shutdown();
+    await store.close();
+    throw e;
+  }
+
+  const loopTimer = setInterval(() => {
+    const d = loop.rotate();
+    log.info({ event_loop_ms: d, sessions: sessions.size, rss_mb: mb(process.memoryUsage().rss) }, 'event loop');
+  }, 60_000);
+  loopTimer.unref();
+  log.info({ host: config.server.host, ws_port: wsPort, http_port: httpPort, tls: !!config.server.tls, auth: config.auth.mode }, 'listening');
+
+  let stopping: Promise<void> | undefined;
+  const stop = (reason = 'shutdown'): Promise<void> => {
+    stopping ??= (async () => {
+      accepting = false;
+      for (const s of listenSockets) uws.us_listen_socket_close(s);
+      listenSockets.length = 0;
+      const grace = config.shutdown.grace_ms;
+      log.info({ reason, sessions: sessions.size, grace_ms: grace }, 'stopping');
+      for (const s of sessions.values()) system.send(s.data.addr, { t: 'session.end', reason, graceMs: grace }, { lane: 'system', session: s.data.sessionId });
+      const deadline = Date.now() + grace;
+      while (sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      for (const s of sessions.values()) s.data.link?.close(1001, 'server stopping');
+      // Close callbacks run synchronously inside end(); give the session actors a moment to finish.
+      for (let i = 0; i < 50 && sessions.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
+      clearInterval(loopTimer);
+      loop.stop();
+      await system.shutdown({ drainTimeoutMs: Math.max(1000, deadline - Date.now()) });
+      await store.close();
+      log.info({ reason }, 'stopped');
+      if (!opts.logger) await (log as RootLogger).close();
+    })();
+    return stopping;
+  };
+
+  return { wsPort, httpPort, system, log, store, devices, sessions, status, stop };
+}
+
+function mb(n: number): number {
+  return Math.round((n / 1048576) * 10) / 10;
+}

@@ -1,0 +1,30 @@
+/**
+ * Operations routes: liveness, readiness and a status document (sessions by state, event-loop
+ * delay, worker pools, memory) for dashboards and load testers.
+ */
+import type { TemplatedApp } from '../../native/uws.js';
+import { replyTo } from './http.js';
+
+export interface OpsDeps {
+  /** Ready = accepting devices and every worker pool is up. */
+  ready(): { ready: boolean; why?: string };
+  status(): Record<string, unknown>;
+  /** One entry per live session (asks each session actor). */
+  sessions(): Promise<unknown[]>;
+}
+
+export function opsRoutes(app: TemplatedApp, deps: OpsDeps): void {
+  app.get('/health', (res) => replyTo(res).json(200, { status: 'ok' }));
+  app.get('/ready', (res) => {
+    const r = deps.ready();
+    replyTo(res).json(r.ready ? 200 : 503, r.ready ? { status: 'ready' } : { status: 'not-ready', why: r.why });
+  });
+  app.get('/status', (res) => replyTo(res).json(200, deps.status(), { 'Cache-Control': 'no-store' }));
+  app.get('/status/sessions', (res) => {
+    const reply = replyTo(res);
+    deps.sessions().then(
+      (list) => reply.json(200, { sessions: list }, { 'Cache-Control': 'no-store' }),
+      (e) => reply.error(e),
+    );
+  });
+}
