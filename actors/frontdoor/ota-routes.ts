@@ -14,6 +14,7 @@ import { FD } from './errors.js';
 import { findImageByFile, scanFirmwareFolder, type FirmwareImage, type FirmwareIndex } from './firmware.js';
 import type { FramingVersion } from './framing.js';
 import { readBody, readRequest, replyTo, statusLine, type Reply, type Request } from './http.js';
+import { normalizeDeviceId } from './identity.js';
 import { buildOtaReply, parseOtaRequest } from './ota.js';
 import type { ProxyMatcher } from './trusted-proxies.js';
 import { XzError } from '../../runtime/errors.js';
@@ -178,12 +179,14 @@ async function handleCheck(r: Request, res: HttpResponse, reply: Reply, deps: Ot
 
 async function handleActivate(r: Request, res: HttpResponse, reply: Reply, deps: OtaDeps): Promise<void> {
   await readBody(res, reply, MAX_OTA_BODY); // the HMAC of Activation-Version 2 is informational here
-  const parsed = parseOtaRequest(r.header, undefined);
-  if (!parsed.ok) {
-    reply.json(400, { error: { code: parsed.code, message: parsed.reason } }, CORS);
+  const raw = r.header('device-id');
+  const id = raw === undefined ? undefined : normalizeDeviceId(raw);
+  if (!id?.ok) {
+    const code = id ? id.code : FD.XZ_ERR_PROTO_NO_DEVICE_ID;
+    reply.json(400, { error: { code, message: id ? id.reason : 'no Device-Id header' } }, CORS);
     return;
   }
-  const bound = !deps.settings().activationEnabled || (await deps.devices.isBound(parsed.request.deviceId));
+  const bound = !deps.settings().activationEnabled || (await deps.devices.isBound(id.id));
   if (bound) reply.send(200, 'success', { 'Content-Type': 'text/plain; charset=utf-8', ...CORS });
   else reply.send(202, 'pending', { 'Content-Type': 'text/plain; charset=utf-8', ...CORS });
 }

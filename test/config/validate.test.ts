@@ -46,7 +46,7 @@ test('several problems are reported at once, each with its path', opts, () => {
   assert.equal(issues.get('server.wsport'), 'unknown key (did you mean "ws_port"?)');
   assert.equal(issues.get('audio.frame_ms'), 'expected one of 20, 40, 60, 120 (got 30)');
   assert.equal(issues.get('vad.end_silence_ms'), 'expected number ≤ 5000 (got 6000)');
-  assert.equal(issues.get('auth.mode'), 'expected one of "token", "none" (got "tokn")');
+  assert.equal(issues.get('auth.mode'), 'expected one of "token", "off", "none" (got "tokn")');
 });
 
 test('the error message lists every problem on its own line', opts, () => {
