@@ -5,6 +5,8 @@ import WebSocket from 'ws';
 export interface ConnectOptions {
   headers?: Record<string, string>;
   query?: Record<string, string>;
+  /** For wss with a self-signed test certificate. */
+  insecure?: boolean;
 }
 
 export type Received = { kind: 'json'; value: Record<string, unknown> } | { kind: 'binary'; data: Buffer } | { kind: 'text'; text: string };
@@ -46,7 +48,7 @@ export class TestDevice {
     const u = new URL(url);
     for (const [k, v] of Object.entries(opts.query ?? {})) u.searchParams.set(k, v);
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(u, { headers: opts.headers ?? {}, perMessageDeflate: false, handshakeTimeout: 5000 });
+      const ws = new WebSocket(u, { headers: opts.headers ?? {}, perMessageDeflate: false, handshakeTimeout: 5000, ...(opts.insecure ? { rejectUnauthorized: false } : {}) });
       const dev = new TestDevice(ws);
       ws.once('open', () => resolve(dev));
       ws.once('unexpected-response', (_req, res) => {
