@@ -1,0 +1,83 @@
+/**
+ * The micro benchmark entry (`npm run bench`). Each bench is a module listed in BENCHES that
+ * returns rows; this prints them as one table per bench.
+ *
+ *   npm run bench                 every bench
+ *   npm run bench -- hop          only the named ones
+ *   XZ_BENCH_TIME=500 npm run bench   shorter runs (ms per task; default 2000)
+ */
+
+export interface BenchRow {
+  name: string;
+  opsPerSec: number;
+  meanUs: number;
+  p50Us: number;
+  p99Us: number;
+  samples?: number;
+  /** Mean latency over the mean of the row named `vs`. */
+  ratio?: number;
+  vs?: string;
+}
+
+export interface BenchReport {
+  title: string;
+  rows: BenchRow[];
+  notes?: string[];
+}
+
+export interface BenchOptions {
+  /** Measuring time per task, ms. */
+  timeMs: number;
+}
+
+export interface BenchModule {
+  run(opts: BenchOptions): Promise<BenchReport>;
+}
+
+// Imported lazily so a filtered run loads only what it measures.
+const BENCHES: Record<string, () => Promise<BenchModule>> = {
+  hop: () => import('./hop.js'),
+};
+
+export function formatTable(report: BenchReport): string {
+  const head = ['name', 'ops/s', 'mean µs', 'p50 µs', 'p99 µs', 'n', 'ratio', 'vs'];
+  const body = report.rows.map((r) => [
+    r.name,
+    Math.round(r.opsPerSec).toLocaleString('en-US'),
+    r.meanUs.toFixed(1),
+    r.p50Us.toFixed(1),
+    r.p99Us.toFixed(1),
+    r.samples === undefined ? '' : String(r.samples),
+    r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}×`,
+    r.vs ?? '',
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
+  // Names and the baseline read left-aligned, numbers right-aligned.
+  const left = new Set([0, 7]);
+  const line = (cells: string[]) => cells.map((c, i) => (left.has(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const out = [`## ${report.title}`, '', line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)];
+  if (report.notes?.length) out.push('', ...report.notes);
+  return out.join('\n');
+}
+
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2);
+  const unknown = wanted.filter((n) => !(n in BENCHES));
+  if (unknown.length) throw new Error(`unknown bench ${unknown.join(', ')}; have ${Object.keys(BENCHES).join(', ')}`);
+  const names = wanted.length ? wanted : Object.keys(BENCHES);
+  const timeMs = Number(process.env.XZ_BENCH_TIME ?? 2000);
+  console.log(`node ${process.version}, ${(await import('node:os')).availableParallelism()} cores, ${timeMs} ms per task\n`);
+  for (const name of names) {
+    const mod = await BENCHES[name]!();
+    console.log(formatTable(await mod.run({ timeMs })));
+    console.log();
+  }
+}
+
+// Only when run as the entry, so a bench can import the types (and formatTable) from here.
+if (import.meta.url === (await import('node:url')).pathToFileURL(process.argv[1] ?? '').href) {
+  main().catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  });
+}
