@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(espeak-ng sox opus-tools)
+APT_PACKAGES=(espeak-ng pocketsphinx pocketsphinx-en-us sox opus-tools)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
