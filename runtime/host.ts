@@ -45,6 +45,8 @@ interface LocalActor {
   stopper: AbortController;
   seq: number;
   stopRequested: boolean;
+  /** The message being handled and its signal's controller, so a barge-in can abort it. */
+  running: { env: Envelope; ctl: AbortController } | undefined;
 }
 
 type Pending =
@@ -123,6 +125,7 @@ export class ActorHost {
       stopper: new AbortController(),
       seq: 0,
       stopRequested: false,
+      running: undefined,
     } as LocalActor;
     actor.ctx = this.#context(actor);
     actor.mailbox = new Mailbox((dl) => this.#handle(actor, dl), this.clock, this.turns, d.mailbox);
@@ -142,7 +145,11 @@ export class ActorHost {
     const actor = this.#actors.get(addr);
     if (!actor) return;
     actor.mailbox.close(drain);
-    if (!drain) actor.stopper.abort(new XzError(E.XZ_ERR_ABORTED, 'actor stopping'));
+    if (!drain) {
+      const reason = new XzError(E.XZ_ERR_ABORTED, 'actor stopping');
+      actor.stopper.abort(reason);
+      actor.running?.ctl.abort(reason);
+    }
     await actor.mailbox.idle();
     this.#actors.delete(addr);
     this.#retired.push(actor.mailbox.stats());
@@ -292,7 +299,12 @@ export class ActorHost {
   /** Moves a session to a new turn here and drops the old turn's queued data everywhere. */
   bumpTurn(session: string, turn: number): void {
     if (!this.turns.bump(session, turn)) return;
-    for (const a of this.#actors.values()) if (a.mailbox.depth > 0) a.mailbox.purgeStale();
+    for (const a of this.#actors.values()) {
+      if (a.mailbox.depth > 0) a.mailbox.purgeStale();
+      // A handler still working on the old turn (a TTS stream, an LLM call) is told to stop now.
+      const r = a.running;
+      if (r && r.env.session === session && this.turns.isStale(r.env)) r.ctl.abort(new XzError(E.XZ_ERR_STALE_TURN));
+    }
   }
 
   /** Entry point for frames from another thread. */
@@ -430,20 +442,43 @@ export class ActorHost {
   }
 
   #handle(actor: LocalActor, d: Delivery): void | Promise<void> {
-    const signal = d.signal ? AbortSignal.any([d.signal, actor.stopper.signal]) : actor.stopper.signal;
+    // One controller per message: aborted when the actor stops, when a requester gives up, or
+    // when a barge-in makes this message's turn stale (see bumpTurn).
+    const ctl = new AbortController();
+    if (actor.stopper.signal.aborted) ctl.abort(actor.stopper.signal.reason);
+    const reqSignal = d.signal;
+    if (reqSignal) {
+      if (reqSignal.aborted) ctl.abort(reqSignal.reason);
+      else reqSignal.addEventListener('abort', () => ctl.abort(reqSignal.reason), { once: true });
+    }
+    const running = { env: d.env, ctl };
+    actor.running = running;
+    const done = () => {
+      if (actor.running === running) actor.running = undefined;
+    };
     let result: unknown;
     try {
-      result = actor.def.receive(actor.state, d.env.msg, d.env, actor.ctx, signal);
+      result = actor.def.receive(actor.state, d.env.msg, d.env, actor.ctx, ctl.signal);
     } catch (e) {
+      done();
       this.#failed(actor, d, e);
       return;
     }
     if (isThenable(result)) {
       return (result as Promise<unknown>).then(
-        (v) => d.settle?.(null, v),
-        (e) => this.#failed(actor, d, e),
+        (v) => {
+          done();
+          d.settle?.(null, v);
+        },
+        (e) => {
+          done();
+          // A handler that stopped because it was told to (barge-in, stop) did not fail.
+          if (ctl.signal.aborted && !d.settle) return;
+          this.#failed(actor, d, e);
+        },
       );
     }
+    done();
     d.settle?.(null, result);
   }
 

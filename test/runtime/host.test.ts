@@ -94,6 +94,24 @@ test('a turn bump drops the old turn of that session only', T, async () => {
   await sys.shutdown();
 });
 
+test('a turn bump aborts the handler still working on the old turn, without a fault', T, async () => {
+  const sys = new ActorSystem();
+  const faults: unknown[] = [];
+  sys.on('fault', (f) => faults.push(f));
+  await sys.spawn('w', worker([]), undefined, { session: 's1' });
+  const hung = sys.request('w', { t: 'w.hang' }, { session: 's1', turn: 1 });
+  sys.send('w', { t: 'w.hang' }, { session: 's1', turn: 1 });
+  await new Promise((r) => setImmediate(r));
+  const started = performance.now();
+  sys.bumpTurn('s1', 2);
+  await assert.rejects(hung, { code: 'XZ_ERR_STALE_TURN' });
+  assert.ok(performance.now() - started < 50);
+  // the queued one-way hang was dropped unseen; the actor answers the new turn at once
+  assert.equal(await sys.request('w', { t: 'w.add', n: 1 }, { session: 's1', turn: 2 }), 1);
+  assert.deepEqual(faults, []);
+  await sys.shutdown();
+});
+
 test('shutdown drains queued work in order, then stops actors newest first', T, async () => {
   const stops: string[] = [];
   const sys = new ActorSystem();
