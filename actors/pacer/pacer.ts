@@ -1,0 +1,261 @@
+/**
+ * The pacer: sends each session's downlink Opus frames at real time, on the main thread, from
+ * one timer for all sessions.
+ *
+ *   session ──push(frames, sentence texts, end)──▶ per-session queue ──▶ tick ──▶ socket (corked)
+ *
+ * It models the device's playback buffer (protocol.md §7.2: 40 packets, played at real time,
+ * overflow silently dropped): `bufferEnd` is the clock time at which everything sent so far will
+ * have played. A frame goes out when the device would hold fewer than `lead` frames, so the
+ * first `lead` frames leave at once (after the start gap), then one per frame period. When the
+ * TTS stalls the queue runs dry and the model drains like the device's buffer does; the
+ * schedule resumes from there instead of bursting to catch up. A stalled main thread (a 30–70 ms
+ * timer hiccup) is absorbed by the lead: on waking it sends only what has fallen due.
+ *
+ * Text items (`sentence_start`) leave just before the first frame that follows them, so the
+ * device shows a subtitle when its audio starts, not seconds early. An end marker reports the
+ * playout end (when the last frame will have played) so the session can time `tts stop`.
+ */
+import type { Clock, Timer } from '../../runtime/clock.js';
+import { Deque } from '../../runtime/deque.js';
+
+export interface PacedLink {
+  readonly closed: boolean;
+  sendAudio(opus: Uint8Array): number;
+  sendText(text: string): number;
+  cork(fn: () => void): void;
+  bufferedAmount(): number;
+}
+
+export interface PacerOptions {
+  frameMs: number;
+  /** Frames kept queued on the device ahead of playout (3–5 is safe; design.md). */
+  leadFrames: number;
+  /** Socket bytes buffered beyond which we wait for the socket instead of sending. */
+  maxBufferedBytes?: number;
+  clock: Clock;
+}
+
+type Item = { k: 'frame'; data: Uint8Array } | { k: 'text'; text: string } | { k: 'end' };
+
+export interface StreamEvents {
+  /** The first frame of the turn left (clock time). */
+  onFirstFrame?(at: number): void;
+  /** The end marker was reached: everything sent will have played at `playoutEnd`. */
+  onEnd?(playoutEnd: number): void;
+}
+
+interface Stream {
+  readonly id: string;
+  readonly link: PacedLink;
+  turn: number;
+  /** No frame before this (tts start + start gap). */
+  startAt: number;
+  bufferEnd: number;
+  queue: Deque<Item>;
+  events: StreamEvents;
+  framesSent: number;
+  firstFrameAt: number | undefined;
+}
+
+export interface PacerStats {
+  streams: number;
+  framesSent: number;
+  /** How late frames left relative to their due time, ms. */
+  latenessP50: number;
+  latenessP99: number;
+  latenessMax: number;
+  /** Frames held back because a socket was backed up. */
+  backpressured: number;
+}
+
+const LATENESS_SLOTS = 2048;
+
+export class Pacer {
+  readonly #o: Required<PacerOptions>;
+  readonly #streams = new Map<string, Stream>();
+  #timer: Timer | undefined;
+  #timerAt = Infinity;
+  #framesSent = 0;
+  #backpressured = 0;
+  /** Ring of recent lateness samples (ms), for percentiles without unbounded memory. */
+  readonly #lateness = new Float64Array(LATENESS_SLOTS);
+  #latenessN = 0;
+
+  constructor(opts: PacerOptions) {
+    this.#o = { maxBufferedBytes: 256 * 1024, ...opts };
+  }
+
+  /** Starts (or restarts, for a new turn) a session's stream; frames wait until `startAt`. */
+  begin(id: string, link: PacedLink, turn: number, startAt: number, events: StreamEvents = {}): void {
+    const now = this.#o.clock.now();
+    this.#streams.set(id, {
+      id,
+      link,
+      turn,
+      startAt,
+      bufferEnd: now,
+      queue: new Deque(),
+      events,
+      framesSent: 0,
+      firstFrameAt: undefined,
+    });
+  }
+
+  /** Queues frames of a turn; frames of another turn than the stream's are ignored. */
+  pushFrames(id: string, turn: number, frames: readonly Uint8Array[]): void {
+    const s = this.#streams.get(id);
+    if (!s || s.turn !== turn) return;
+    for (const f of frames) s.queue.push({ k: 'frame', data: f });
+    this.#wake(s);
+  }
+
+  pushText(id: string, turn: number, text: string): void {
+    const s = this.#streams.get(id);
+    if (!s || s.turn !== turn) return;
+    s.queue.push({ k: 'text', text });
+    this.#wake(s);
+  }
+
+  /** No more frames this turn: the end is reported once everything before it has been sent. */
+  end(id: string, turn: number): void {
+    const s = this.#streams.get(id);
+    if (!s || s.turn !== turn) return;
+    s.queue.push({ k: 'end' });
+    this.#wake(s);
+  }
+
+  /** Drops everything queued for a session (barge-in, close); nothing more is sent. */
+  cancel(id: string): void {
+    this.#streams.delete(id);
+  }
+
+  /** Frames waiting to be sent for a session. */
+  queued(id: string): number {
+    return this.#streams.get(id)?.queue.length ?? 0;
+  }
+
+  stats(): PacerStats {
+    const n = Math.min(this.#latenessN, LATENESS_SLOTS);
+    const sorted = Array.from(this.#lateness.subarray(0, n)).sort((a, b) => a - b);
+    const q = (p: number) => (n ? sorted[Math.min(n - 1, Math.floor(p * n))]! : 0);
+    return {
+      streams: this.#streams.size,
+      framesSent: this.#framesSent,
+      latenessP50: round(q(0.5)),
+      latenessP99: round(q(0.99)),
+      latenessMax: round(n ? sorted[n - 1]! : 0),
+      backpressured: this.#backpressured,
+    };
+  }
+
+  close(): void {
+    this.#timer?.cancel();
+    this.#streams.clear();
+  }
+
+  // ── scheduling ──────────────────────────────────────────────────────────────────────────
+
+  /** When the next frame may leave: once the device would hold at most lead − 1 frames. */
+  #due(s: Stream): number {
+    return Math.max(s.startAt, s.bufferEnd - (this.#o.leadFrames - 1) * this.#o.frameMs);
+  }
+
+  #wake(s: Stream): void {
+    const at = s.queue.peek()?.k === 'frame' ? this.#due(s) : this.#o.clock.now();
+    this.#arm(at);
+  }
+
+  #arm(at: number): void {
+    if (at >= this.#timerAt) return;
+    this.#timer?.cancel();
+    this.#timerAt = at;
+    this.#timer = this.#o.clock.setTimer(Math.max(0, at - this.#o.clock.now()), () => this.#tick(), true);
+  }
+
+  #tick(): void {
+    this.#timerAt = Infinity;
+    this.#timer = undefined;
+    const now = this.#o.clock.now();
+    let next = Infinity;
+    for (const s of this.#streams.values()) {
+      if (s.link.closed) {
+        this.#streams.delete(s.id);
+        continue;
+      }
+      const wait = this.#service(s, now);
+      if (wait < next) next = wait;
+    }
+    if (next < Infinity) this.#arm(next);
+  }
+
+  /** Sends what is due for one stream; returns when it next needs attention (Infinity: idle). */
+  #service(s: Stream, now: number): number {
+    if (s.queue.length === 0) return Infinity;
+    if (s.link.bufferedAmount() > this.#o.maxBufferedBytes) {
+      this.#backpressured++;
+      return now + this.#o.frameMs / 4;
+    }
+    let wait = Infinity;
+    s.link.cork(() => {
+      for (;;) {
+        const item = s.queue.peek();
+        if (!item) break;
+        if (item.k === 'text') {
+          // A subtitle leaves with the first frame of its sentence (or with the end, for a
+          // sentence that got no audio), not while the previous sentence still plays.
+          const after = this.#peekAfterText(s);
+          if (after === undefined) break;
+          if (after === 'frame' && this.#due(s) > now) {
+            wait = this.#due(s);
+            break;
+          }
+          s.queue.shift();
+          s.link.sendText(item.text);
+          continue;
+        }
+        if (item.k === 'end') {
+          s.queue.shift();
+          s.events.onEnd?.(Math.max(s.bufferEnd, now));
+          continue;
+        }
+        const due = this.#due(s);
+        if (due > now) {
+          wait = due;
+          break;
+        }
+        s.queue.shift();
+        s.link.sendAudio(item.data);
+        this.#record(now - due);
+        s.bufferEnd = Math.max(s.bufferEnd, now) + this.#o.frameMs;
+        s.framesSent++;
+        this.#framesSent++;
+        if (s.firstFrameAt === undefined) {
+          s.firstFrameAt = now;
+          s.events.onFirstFrame?.(now);
+        }
+      }
+    });
+    return wait;
+  }
+
+  #peekAfterText(s: Stream): Item['k'] | undefined {
+    let first = true;
+    for (const it of s.queue) {
+      if (first) {
+        first = false;
+        continue;
+      }
+      if (it.k !== 'text') return it.k;
+    }
+    return undefined;
+  }
+
+  #record(lateMs: number): void {
+    this.#lateness[this.#latenessN++ % LATENESS_SLOTS] = Math.max(0, lateMs);
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}
