@@ -1,12 +1,15 @@
 /**
  * The envelope every actor message travels in, on one thread or across threads.
  *
- * Lanes: `system` messages survive interruption and are delivered before queued `data`;
- * `data` messages belong to a turn, and once a session's turn moves on, `data` of older turns
- * is dropped at the mailbox (on arrival and again when dequeued) without the actor seeing it.
+ * Lanes:
+ * - `system` messages survive interruption and are delivered before anything queued;
+ * - `data` messages belong to a turn: once a session's turn moves on, `data` of older turns is
+ *   dropped at the mailbox (on arrival and again when dequeued) without the actor seeing it;
+ * - `stream` messages are ordered with `data` but belong to no turn (uplink audio and what is
+ *   heard in it must survive a barge-in: that is when the user starts talking).
  */
 
-export type Lane = 'system' | 'data';
+export type Lane = 'system' | 'data' | 'stream';
 
 /** Every actor message is a discriminated union member on `t`, named `'<actor>.<name>'`. */
 export interface Msg {

@@ -150,6 +150,22 @@ test('a turn bump drops queued data of older turns; system messages and the new 
   assert.equal(mb.stats().droppedStale, 3);
 });
 
+test('stream messages keep their order with data but survive a turn bump', T, async () => {
+  const { mb, seen, turns, hold, release } = setup({ capacity: 10 });
+  hold();
+  mb.put({ env: env(0, { turn: 1 }) });
+  await new Promise((r) => setImmediate(r));
+  mb.put({ env: env(1, { turn: 1, lane: 'stream' }) });
+  mb.put({ env: env(2, { turn: 1 }) });
+  mb.put({ env: env(3, { turn: 1, lane: 'stream' }) });
+  turns.bump('s', 2);
+  mb.purgeStale();
+  mb.put({ env: env(4, { turn: 1, lane: 'stream' }) });
+  release();
+  await mb.idle();
+  assert.deepEqual(seen, [0, 1, 3, 4]);
+});
+
 test('an envelope of a newer turn moves the turn forward and purges the backlog', T, async () => {
   const { mb, seen, turns, hold, release } = setup({ capacity: 10 });
   hold();

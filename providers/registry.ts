@@ -1,0 +1,73 @@
+/**
+ * Provider factories by vendor `type`. Workers build their providers from a config slice
+ * (plain, structured-clone data: `{ type: 'espeak', wpm: 160 }`) plus shared dependencies such
+ * as the spawner's address, so nothing unclonable crosses threads.
+ *
+ * Each vendor module is imported on first use, so a worker that only speaks never loads a
+ * recogniser. Adding a vendor is one line in the table of its stage.
+ */
+import { defineErrors, XzError } from '../runtime/errors.js';
+import { sharedSpawnClient, type SpawnClient, type SpawnClientFactory } from '../runtime/spawner.js';
+import type { AsrProvider } from './contracts/asr.js';
+import type { TtsProvider } from './contracts/tts.js';
+
+export const PR = defineErrors({
+  XZ_ERR_PROVIDER_UNKNOWN_TYPE: { category: 'invalid-request', retryable: false, message: 'unknown provider type' },
+  XZ_ERR_PROVIDER_DEPENDENCY: { category: 'internal', retryable: false, message: 'provider needs a dependency that was not given' },
+});
+
+export interface ProviderConfig {
+  type: string;
+  [option: string]: unknown;
+}
+
+export interface ProviderDeps {
+  /** The spawner, for vendors that run a local program: its address (from Spawner.address) or a client factory. */
+  spawner?: string | SpawnClientFactory | undefined;
+}
+
+/** What a factory gets: the instance name, its config, the deps, and the config path for messages. */
+interface FactoryArgs {
+  name: string;
+  cfg: ProviderConfig;
+  deps: ProviderDeps;
+  path: string;
+}
+type Factory<P> = (a: FactoryArgs) => Promise<P>;
+
+const ttsFactories: Readonly<Record<string, Factory<TtsProvider>>> = {
+  espeak: async (a) => (await import('./tts/espeak/index.js')).createEspeakTts(a.name, a.cfg, spawnerOf(a), a.path),
+};
+
+const asrFactories: Readonly<Record<string, Factory<AsrProvider>>> = {
+  pocketsphinx: async (a) => (await import('./asr/pocketsphinx/index.js')).createPocketsphinxAsr(a.name, a.cfg, spawnerOf(a), a.path),
+};
+
+export const ttsTypes: readonly string[] = Object.keys(ttsFactories);
+export const asrTypes: readonly string[] = Object.keys(asrFactories);
+
+function spawnerOf(a: FactoryArgs): () => Promise<SpawnClient> {
+  const s = a.deps.spawner;
+  if (typeof s === 'function') return s;
+  if (typeof s === 'string' && s !== '') return () => sharedSpawnClient(s);
+  throw new XzError(PR.XZ_ERR_PROVIDER_DEPENDENCY, `${a.path} (type ${a.cfg.type}) runs a local program and needs deps.spawner`, {
+    details: { path: a.path, type: a.cfg.type },
+  });
+}
+
+function pick<P>(stage: string, table: Readonly<Record<string, Factory<P>>>, name: string, cfg: ProviderConfig): Factory<P> {
+  const f = typeof cfg?.type === 'string' && Object.hasOwn(table, cfg.type) ? table[cfg.type] : undefined;
+  if (f) return f;
+  const known = Object.keys(table);
+  throw new XzError(PR.XZ_ERR_PROVIDER_UNKNOWN_TYPE, `providers.${stage}.${name}: unknown type ${JSON.stringify(cfg?.type)}; known: ${known.join(', ')}`, {
+    details: { stage, name, type: cfg?.type, known },
+  });
+}
+
+export async function createTts(name: string, cfg: ProviderConfig, deps: ProviderDeps = {}): Promise<TtsProvider> {
+  return pick('tts', ttsFactories, name, cfg)({ name, cfg, deps, path: `providers.tts.${name}` });
+}
+
+export async function createAsr(name: string, cfg: ProviderConfig, deps: ProviderDeps = {}): Promise<AsrProvider> {
+  return pick('asr', asrFactories, name, cfg)({ name, cfg, deps, path: `providers.asr.${name}` });
+}
