@@ -132,6 +132,11 @@ export function toWire(err: unknown, depth = 0): WireError {
 
 /** Rebuilds an XzError from a WireError that crossed a thread; the remote stack is kept as detail. */
 export function fromWire(w: WireError): XzError {
+  // A code registered only on the thread that raised it (a worker module's own errors) keeps its
+  // meaning here rather than collapsing into XZ_ERR_INTERNAL.
+  if (!registry.has(w.code) && /^XZ_ERR_[A-Z0-9_]+$/.test(w.code) && typeof w.category === 'string') {
+    registry.set(w.code, Object.freeze({ category: w.category, retryable: !!w.retryable, message: w.message }));
+  }
   const err = new XzError(w.code, w.message, {
     ...(w.details ? { details: w.details } : {}),
     ...(w.cause ? { cause: fromWire(w.cause) } : {}),

@@ -51,3 +51,11 @@ test('errors cross a thread boundary as plain objects and come back whole', T, a
   assert.equal((back.cause as XzError).code, 'XZ_ERR_MAILBOX_FULL');
   assert.match(back.stack ?? '', /--- remote ---/);
 });
+
+test('a code registered only on the thread that raised it keeps its meaning across', T, () => {
+  const back = fromWire({ code: 'XZ_ERR_WORKER_ONLY_THING', category: 'upstream', retryable: true, message: 'vendor said no' });
+  assert.equal(back.code, 'XZ_ERR_WORKER_ONLY_THING');
+  assert.equal(back.category, 'upstream');
+  assert.equal(back.retryable, true);
+  assert.equal(fromWire({ code: 'not a code', category: 'upstream', retryable: true, message: 'x' }).code, 'XZ_ERR_INTERNAL');
+});
