@@ -19,9 +19,18 @@ import { opsRoutes } from './frontdoor/ops-routes.js';
 import { otaRoutes, type OtaSettings } from './frontdoor/ota-routes.js';
 import { replyTo } from './frontdoor/http.js';
 import { FD } from './frontdoor/errors.js';
-import { wsBehavior, type LiveSession } from './frontdoor/ws.js';
+import { wsBehavior, type LiveSession, type SessionDefaults } from './frontdoor/ws.js';
+import { Pacer } from './pacer/pacer.js';
+import { Spawner } from '../runtime/spawner.js';
+import { realClock } from '../runtime/clock.js';
 import type { FramingVersion } from './frontdoor/framing.js';
 import type { SessionInfo } from './session/messages.js';
+// Error codes that worker modules raise, registered here too so logs and replies on the main
+// thread name them exactly.
+import './codec/errors.js';
+import '../providers/asr/errors.js';
+import '../providers/tts/errors.js';
+import '../providers/llm/registry.js';
 
 export interface ServerHandle {
   readonly wsPort: number;
@@ -51,7 +60,37 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const secret = config.auth.secret ?? (await devices.getOrCreateSecret());
   const auth = new Authenticator({ mode: config.auth.mode, allowDevices: config.auth.allow_devices, secret, ttlSeconds: config.auth.token_ttl_s });
 
+  // Subprocesses (espeak-ng, pocketsphinx, MCP servers) start from this small helper process,
+  // never from the main thread of a running server (fork time grows with our memory).
+  const spawner = await Spawner.start({ log: (msg) => log.warn({ component: 'spawner' }, msg) });
+
   const system = new ActorSystem();
+  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+  const mod = (p: string) => new URL(`./${p}${ext}`, import.meta.url);
+  const providerSlice = (stage: 'asr' | 'tts' | 'llm') => ({
+    instances: Object.fromEntries(config.pipeline[stage].map((n) => [n, config.providers[stage][n]])),
+    chain: [...config.pipeline[stage]],
+  });
+  // The codec worker loads only worker-safe native code (libopus via @discordjs/opus), so it may be
+  // terminated if it hangs; the listen worker may not (onnxruntime aborts the process).
+  system.addPool({ name: 'codec', size: config.workers.codec, modules: [mod('codec/module')], terminable: true });
+  const asr = providerSlice('asr');
+  system.addPool({ name: 'listen', size: config.workers.listen, modules: [mod('listen/module')], data: { asr: asr.instances, chain: asr.chain, spawner: spawner.address } });
+  const llm = providerSlice('llm');
+  system.addPool({ name: 'think', size: config.workers.think, modules: [mod('think/module')], data: { llm: llm.instances, chain: llm.chain } });
+  const tts = providerSlice('tts');
+  system.addPool({ name: 'speak', size: config.workers.speak, modules: [mod('speak/module')], data: { tts: tts.instances, chain: tts.chain, spawner: spawner.address } });
+  system.on('restarted', (x: { actors: string[] }) => {
+    // A worker came back: tell each affected session, which resends what its actors need.
+    const bySession = new Map<string, string[]>();
+    for (const a of x.actors) {
+      const id = a.slice(a.indexOf('/') + 1);
+      bySession.set(id, [...(bySession.get(id) ?? []), a]);
+    }
+    for (const [id, actors] of bySession) {
+      if (sessions.has(id)) system.send(`session/${id}`, { t: 'session.crew-restarted', actors }, { lane: 'system', session: id });
+    }
+  });
   system.on('fault', (f: { addr: string; error: { code: string; message: string } }) => {
     log.error({ actor: f.addr, code: f.error.code }, `actor fault: ${f.error.message}`);
     // An exception in one session ends that session only.
@@ -62,6 +101,20 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   await system.start();
 
   const sessions = new Map<string, LiveSession>();
+  const pacer = new Pacer({ frameMs: config.audio.frame_ms, leadFrames: config.audio.lead_frames, clock: realClock });
+  const role = config.roles['default'];
+  const sessionDefaults: SessionDefaults = {
+    system,
+    pacer,
+    crew: {
+      downlink: { sampleRate: config.audio.downlink_rate, frameMs: config.audio.frame_ms, complexity: config.audio.encoder_complexity },
+      vad: { threshold: config.vad.threshold, min_speech_ms: config.vad.min_speech_ms, end_silence_ms: config.vad.end_silence_ms },
+    },
+    startGapMs: config.audio.start_gap_ms,
+    prompt: role?.prompt ?? '',
+    voice: { name: role?.voice ?? null, language: role?.language ?? null },
+    wakeWords: config.dialogue.wake_words,
+  };
   const loop = new LoopDelayMonitor();
   let accepting = true;
   let wsPort = 0;
@@ -75,6 +128,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   app.ws(
     '/*',
     wsBehavior({
+      sessionDefaults,
       system,
       log,
       auth,
@@ -113,6 +167,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       accepting,
       uptime_s: Math.round(process.uptime()),
       sessions: { total: sessions.size, ...byState },
+      pacer: pacer.stats(),
       event_loop_ms: { current: loop.peek(), last_window: loop.last() },
       actors: system.stats(),
       memory_mb: { rss: mb(mem.rss), heap_used: mb(mem.heapUsed), external: mb(mem.external), array_buffers: mb(mem.arrayBuffers) },
@@ -154,6 +209,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   } catch (e) {
     for (const s of listenSockets) uws.us_listen_socket_close(s);
     await system.shutdown();
+    await spawner.close();
     await store.close();
     throw e;
   }
@@ -181,7 +237,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       for (let i = 0; i < 50 && sessions.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
       clearInterval(loopTimer);
       loop.stop();
+      pacer.close();
       await system.shutdown({ drainTimeoutMs: Math.max(1000, deadline - Date.now()) });
+      await spawner.close();
       await store.close();
       log.info({ reason }, 'stopped');
       if (!opts.logger) await (log as RootLogger).close();

@@ -37,6 +37,7 @@ export interface BenchModule {
 // Imported lazily so a filtered run loads only what it measures.
 const BENCHES: Record<string, () => Promise<BenchModule>> = {
   hop: () => import('./hop.js'),
+  vad: () => import('./vad.js'),
   opus: () => import('./opus.js'),
 };
 

@@ -157,6 +157,14 @@ const log = z.strictObject({
   console: z.preprocess(boolean, z.literal([true, false, 'pretty', 'json'])).default(true),
 });
 
+const dialogue = z.strictObject({
+  /**
+   * Texts a device sends in `listen detect` that mean "wake up" rather than a typed question
+   * (compared without punctuation, spaces or case).
+   */
+  wake_words: z.array(z.string().min(1)).default(['你好小智', '小智', '你好小志', 'hello xiaozhi', 'hi xiaozhi']),
+});
+
 const shutdown = z.strictObject({
   /** How long live sessions get to finish before sockets are closed. */
   grace_ms: int(0, 600_000).default(10_000),
@@ -174,6 +182,7 @@ export const configSchema = z.strictObject({
   pipeline: pipeline.prefault({}),
   roles: z.record(z.string().min(1), role).default({ default: { prompt: DEFAULT_PROMPT, voice: null, language: null, tools: [] } }),
   devices: z.record(z.string().min(1), device).default({}),
+  dialogue: dialogue.prefault({}),
   store: store.prefault({}),
   log: log.prefault({}),
   shutdown: shutdown.prefault({}),

@@ -14,6 +14,7 @@ import { E, XzError } from '../../runtime/errors.js';
 import { createLogger, type Logger, type RootLogger } from '../../runtime/log.js';
 import { DTX_MAX_BYTES, createDecoder, createEncoder, type EncoderOptions, type OpusDecoder, type OpusEncoder } from '../../native/opus.js';
 import { createResampler, type Resampler } from '../../native/resample.js';
+import { energyEnvelope } from '../listen/echo.js';
 import { CE, codecError } from './errors.js';
 import type { CodecIn, CodecInit, CodecOut, CodecStats } from './messages.js';
 
@@ -148,6 +149,7 @@ function encode(s: State, m: Extract<CodecIn, { t: 'codec.encode' }>, env: Envel
       throw codecError(e);
     }
   };
+  const echoRef = s.init.listenAddr && m.pcm.length > 0 ? energyEnvelope(m.pcm, m.sampleRate) : undefined;
   for (const part of toDownlinkRate(s, m.pcm, m.sampleRate, m.last)) {
     let off = 0;
     if (s.remLen > 0) {
@@ -180,6 +182,10 @@ function encode(s: State, m: Extract<CodecIn, { t: 'codec.encode' }>, env: Envel
   s.stats.batches++;
   const out: CodecOut = { t: 'session.frames', frames, sentence: m.sentence, last: m.last, durationMs: frames.length * s.encoderOpts.frameMs };
   ctx.send(s.init.sessionAddr, out, { turn: env.turn, transfer: frames.map((f) => f.buffer as ArrayBuffer) });
+  // What the device is about to play, as a compact energy envelope, straight to the listen actor:
+  // without echo cancellation on the device, its echo detector needs it to tell the user talking
+  // over the reply from the device hearing itself.
+  if (echoRef && echoRef.length > 0) ctx.send(s.init.listenAddr!, { t: 'listen.playback', playing: true, envelope: echoRef }, { turn: env.turn, transfer: [echoRef.buffer as ArrayBuffer] });
 }
 
 export const codec = defineActor<State, CodecInit, CodecIn>({

@@ -49,7 +49,11 @@ export interface LiveSession {
   readonly openedAt: number;
 }
 
+/** What every session gets besides its socket (see SessionInit). */
+export type SessionDefaults = Pick<SessionInit, 'system' | 'pacer' | 'crew' | 'startGapMs' | 'prompt' | 'voice' | 'wakeWords'>;
+
 export interface WsDeps {
+  readonly sessionDefaults: SessionDefaults;
   readonly system: ActorSystem;
   readonly log: Logger;
   readonly auth: Authenticator;
@@ -124,6 +128,7 @@ export function wsBehavior(deps: WsDeps): import('uWebSockets.js').WebSocketBeha
       data.log = slog;
       deps.sessions.set(data.sessionId, { data, openedAt: Date.now() });
       const init: SessionInit = {
+        ...deps.sessionDefaults,
         sessionId: data.sessionId,
         deviceId: data.identity.deviceId,
         clientId: data.identity.clientId,

@@ -7,6 +7,8 @@
  * queued audio.
  */
 
+import type { WireError } from '../../runtime/errors.js';
+
 /** A JSON message from the device: an object with a string `type`; other fields unchecked. */
 export type DeviceMessage = { readonly type: string; readonly [field: string]: unknown };
 
@@ -19,7 +21,26 @@ export type SessionIn =
   | { t: 'session.closed'; code: number; reason: string }
   /** Server-initiated end (shutdown): finish what is in flight, then close politely. */
   | { t: 'session.end'; reason: string; graceMs: number }
-  | { t: 'session.info' };
+  | { t: 'session.info' }
+  // ── from the session's worker actors (see crew.ts) ──
+  /** Speech began (`bargeIn`: while the server was playing, and not its own echo). */
+  | { t: 'session.speech-started'; atMs: number; bargeIn?: boolean }
+  | { t: 'session.speech-ended'; atMs: number; audioMs: number }
+  /** What the user said; `final` ends the utterance. */
+  | { t: 'session.transcript'; text: string; final: boolean; audioMs?: number; asrMs?: number }
+  /** An utterance ended but no recognizer is configured. */
+  | { t: 'session.utterance'; audioMs: number }
+  /** The recognizer failed on an utterance. */
+  | { t: 'session.asr-failed'; utterance: number; audioMs: number; code: string; message: string }
+  | { t: 'session.reply-sentence'; text: string; index: number; emotion?: string }
+  | { t: 'session.reply-done'; text: string; sentences: number; emotion?: string; firstTextMs?: number; error?: WireError }
+  /** Encoded downlink frames of one sentence, exactly one frame period each. */
+  | { t: 'session.frames'; frames: Uint8Array[]; sentence: number; last: boolean; durationMs: number }
+  | { t: 'session.speak-failed'; sentence: number; error: WireError }
+  /** The session's worker actors came back after a worker crash, with fresh state. */
+  | { t: 'session.crew-restarted'; actors: string[] }
+  /** Internal: the reply's audio has played; time to send `tts stop`. */
+  | { t: 'session.stop-due'; turn: number };
 
 export interface SessionInfo {
   sessionId: string;
@@ -33,4 +54,23 @@ export interface SessionInfo {
   badFrames: number;
   earlyAudio: number;
   unknownTypes: number;
+  turns: number;
+  /** Stage timestamps of the most recent turns (ms since the end of speech). */
+  lastTurns: TurnRecord[];
+}
+
+/** When each stage of a turn happened, in ms after the end of speech (or of the typed text). */
+export interface TurnRecord {
+  turn: number;
+  text: string;
+  reply: string;
+  interrupted: boolean;
+  /** Absolute clock time of the end-of-speech decision. */
+  speechEndAt: number;
+  asrFinalMs?: number;
+  firstTextMs?: number;
+  ttsStartMs?: number;
+  firstFrameMs?: number;
+  playoutEndMs?: number;
+  ttsStopMs?: number;
 }

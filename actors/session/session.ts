@@ -9,6 +9,10 @@
 import type { Logger } from '../../runtime/log.js';
 import { defineActor } from '../../runtime/actor.js';
 import type { Timer } from '../../runtime/clock.js';
+import type { ActorSystem } from '../../runtime/system.js';
+import type { Pacer } from '../pacer/pacer.js';
+import { Conversation } from './conversation.js';
+import type { CrewSettings } from './crew.js';
 import { FD } from '../frontdoor/errors.js';
 import { selectVersion, type Framing } from '../frontdoor/framing.js';
 import { encodeServerHello, parseClientHello, type ClientHello } from '../frontdoor/hello.js';
@@ -29,6 +33,13 @@ export interface SessionInit {
   helloTimeoutMs: number;
   /** Called once when the session is over, whatever ended it. */
   onEnded(info: SessionInfo): void;
+  system: ActorSystem;
+  pacer: Pacer;
+  crew: CrewSettings;
+  startGapMs: number;
+  prompt: string;
+  voice: { name: string | null; language: string | null };
+  wakeWords: readonly string[];
 }
 
 interface State {
@@ -43,6 +54,7 @@ interface State {
   unknownTypes: number;
   /** Legacy IoT descriptors the device announced (protocol.md §9), kept for the tool registry. */
   iotDescriptors: unknown[];
+  talk: Conversation;
 }
 
 const CLOSE_HELLO_TIMEOUT = 4000;
@@ -55,7 +67,7 @@ export const session = defineActor<State, SessionInit, SessionIn>({
   mailbox: { capacity: 256, overflow: 'drop-oldest' },
 
   start(ctx, init) {
-    const s: State = {
+    const s = {
       init,
       view: { state: 'connecting', mode: 'auto' },
       hello: undefined,
@@ -66,7 +78,23 @@ export const session = defineActor<State, SessionInit, SessionIn>({
       earlyAudio: 0,
       unknownTypes: 0,
       iotDescriptors: [],
-    };
+    } as Omit<State, 'talk'> as State;
+    s.talk = new Conversation({
+      sessionId: init.sessionId,
+      self: ctx.self,
+      link: init.link,
+      log: init.log,
+      system: init.system,
+      pacer: init.pacer,
+      clock: ctx.clock,
+      crew: init.crew,
+      startGapMs: init.startGapMs,
+      prompt: init.prompt,
+      voice: init.voice,
+      wakeWords: init.wakeWords,
+      view: () => s.view,
+      apply: (ev) => apply(s, ev),
+    });
     s.helloTimer = ctx.clock.setTimer(init.helloTimeoutMs, () => ctx.send(ctx.self, { t: 'session.hello-timeout' }, { lane: 'system' }));
     return s;
   },
@@ -82,6 +110,7 @@ export const session = defineActor<State, SessionInit, SessionIn>({
           return;
         }
         s.audioIn++;
+        s.talk.audio(m.opus);
         return;
       case 'session.hello-timeout':
         if (s.hello || s.ended) return;
@@ -89,22 +118,31 @@ export const session = defineActor<State, SessionInit, SessionIn>({
         s.init.link.close(CLOSE_HELLO_TIMEOUT, 'hello timeout');
         return;
       case 'session.end':
-        s.init.log.info({ reason: m.reason }, 'ending session');
-        s.init.link.close(CLOSE_GOING_AWAY, m.reason.slice(0, 100));
-        return;
+        return endPolitely(s, m.reason, m.graceMs, ctx.clock);
       case 'session.closed':
-        finish(s, `socket closed (${m.code})`);
         ctx.stopSelf();
-        return;
+        return finish(s, `socket closed (${m.code})`);
       case 'session.info':
         return info(s);
+      default:
+        s.talk.handle(m);
+        return;
     }
   },
 
   stop(s) {
-    finish(s, 'session stopped');
+    return finish(s, 'session stopped');
   },
 });
+
+/** Shutdown: let a reply in progress finish (up to the grace period), then close. */
+async function endPolitely(s: State, reason: string, graceMs: number, clock: { now(): number; sleep(ms: number): Promise<void> }): Promise<void> {
+  const deadline = clock.now() + graceMs;
+  if (s.talk.replying) s.init.log.info({ reason }, 'ending session after the current reply');
+  while (s.talk.replying && clock.now() < deadline && !s.init.link.closed) await clock.sleep(20);
+  s.init.log.info({ reason }, 'ending session');
+  s.init.link.close(CLOSE_GOING_AWAY, reason.slice(0, 100));
+}
 
 function onDevice(s: State, msg: DeviceMessage, now: number): void {
   const { link, log } = s.init;
@@ -116,10 +154,12 @@ function onDevice(s: State, msg: DeviceMessage, now: number): void {
       if (state === 'start') {
         const mode = parseListenMode(msg['mode']) ?? s.view.mode;
         apply(s, { e: 'listen-start', mode });
+        s.talk.listenStart(mode);
       } else if (state === 'stop') {
         apply(s, { e: 'listen-stop' });
+        s.talk.listenStop();
       } else if (state === 'detect') {
-        log.info({ text: typeof msg['text'] === 'string' ? msg['text'] : undefined }, 'wake word detected');
+        if (typeof msg['text'] === 'string') s.talk.detect(msg['text'].slice(0, 2000));
       } else {
         log.warn({ code: FD.XZ_ERR_PROTO_UNKNOWN_TYPE, state }, 'listen with an unknown state: ignored');
       }
@@ -128,8 +168,7 @@ function onDevice(s: State, msg: DeviceMessage, now: number): void {
     case 'abort':
       // The device stays in "speaking" until it hears tts stop (protocol.md §6.1), so an abort
       // is always answered, even when we believe nothing is playing.
-      link.sendJson({ session_id: s.init.sessionId, type: 'tts', state: 'stop' });
-      apply(s, { e: 'tts-stop' });
+      s.talk.abort(typeof msg['reason'] === 'string' ? msg['reason'] : undefined);
       return;
     case 'ping':
       link.sendJson({ session_id: s.init.sessionId, type: 'pong', timestamp: Date.now() });
@@ -188,11 +227,13 @@ function apply(s: State, ev: DeviceEvent): void {
   s.view = next;
 }
 
-function finish(s: State, why: string): void {
+async function finish(s: State, why: string): Promise<void> {
   if (s.ended) return;
   s.ended = true;
   s.helloTimer?.cancel();
-  s.init.log.info({ why, audioIn: s.audioIn, sent: s.init.link.stats }, 'session ended');
+  s.init.pacer.cancel(s.init.sessionId);
+  await s.talk.end();
+  s.init.log.info({ why, audioIn: s.audioIn, turns: s.talk.turns, sent: s.init.link.stats }, 'session ended');
   s.init.onEnded(info(s));
 }
 
@@ -209,6 +250,8 @@ function info(s: State): SessionInfo {
     earlyAudio: s.earlyAudio,
     badFrames: 0,
     unknownTypes: s.unknownTypes,
+    turns: s.talk.turns,
+    lastTurns: [...s.talk.records],
   };
 }
 

@@ -9,7 +9,8 @@ export interface ConnectOptions {
   insecure?: boolean;
 }
 
-export type Received = { kind: 'json'; value: Record<string, unknown> } | { kind: 'binary'; data: Buffer } | { kind: 'text'; text: string };
+/** What the device received, with its arrival time (performance.now()). */
+export type Received = ({ kind: 'json'; value: Record<string, unknown> } | { kind: 'binary'; data: Buffer } | { kind: 'text'; text: string }) & { at: number };
 
 export class TestDevice {
   readonly ws: WebSocket;
@@ -22,14 +23,15 @@ export class TestDevice {
   private constructor(ws: WebSocket) {
     this.ws = ws;
     ws.on('message', (data, isBinary) => {
+      const at = performance.now();
       const buf = Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer);
-      if (isBinary) this.received.push({ kind: 'binary', data: buf });
+      if (isBinary) this.received.push({ kind: 'binary', data: buf, at });
       else {
         const text = buf.toString('utf8');
         try {
-          this.received.push({ kind: 'json', value: JSON.parse(text) as Record<string, unknown> });
+          this.received.push({ kind: 'json', value: JSON.parse(text) as Record<string, unknown>, at });
         } catch {
-          this.received.push({ kind: 'text', text });
+          this.received.push({ kind: 'text', text, at });
         }
       }
       this.#wake();
@@ -134,4 +136,20 @@ export function deviceHeaders(token?: string, extra: Record<string, string> = {}
     ...(token !== undefined ? { Authorization: `Bearer ${token}` } : {}),
     ...extra,
   };
+}
+
+/**
+ * Sends packets at real time (one per 60 ms on a monotonic schedule, as a device's audio task
+ * does). `wrap` applies the connection's binary framing. Resolves when the last one is sent.
+ */
+export async function streamRealtime(dev: TestDevice, packets: readonly Uint8Array[], wrap: (p: Uint8Array, i: number) => Uint8Array = (p) => p, frameMs = 60, signal?: AbortSignal): Promise<number> {
+  const start = performance.now();
+  for (let i = 0; i < packets.length; i++) {
+    if (signal?.aborted || dev.closeCode !== undefined) return i;
+    const due = start + i * frameMs;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    dev.sendBinary(wrap(packets[i]!, i));
+  }
+  return packets.length;
 }
