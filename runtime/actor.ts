@@ -79,3 +79,7 @@ export interface ActorModule {
   /** Releases what boot loaded, after every actor stopped. */
   shutdown?(): void | Promise<void>;
 }
+
+export function isThenable(x: unknown): x is PromiseLike<unknown> {
+  return x !== null && typeof x === 'object' && typeof (x as PromiseLike<unknown>).then === 'function';
+}

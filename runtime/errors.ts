@@ -164,3 +164,11 @@ export const E = defineErrors({
   // Raised by config/ (which may not import this registry) with this exact shape.
   XZ_ERR_CONFIG_INVALID: { category: 'invalid-request', retryable: false, message: 'configuration is invalid' },
 });
+
+/** Anything thrown as an XzError: coded errors keep their code, anything else gets `fallback`. */
+export function asXzError(e: unknown, fallback: string = E.XZ_ERR_INTERNAL): XzError {
+  if (e instanceof XzError) return e;
+  const w = toWire(e);
+  if (w.code !== E.XZ_ERR_INTERNAL) return fromWire(w);
+  return new XzError(fallback, e instanceof Error ? e.message : String(e), { cause: e });
+}

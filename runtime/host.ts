@@ -12,65 +12,17 @@
  * failed with XZ_ERR_WORKER_CRASHED at once instead of waiting for its timeout.
  */
 import type { ActorContext, ActorDef, RequestOptions, SendOptions } from './actor.js';
-import { isTransferring } from './actor.js';
+import { isThenable, isTransferring } from './actor.js';
 import { realClock, type Clock, type Timer } from './clock.js';
 import { TurnTable, type Envelope, type Msg } from './envelope.js';
-import { E, XzError, fromWire, toWire, type WireError } from './errors.js';
-import { Mailbox, type Delivery, type MailboxStats } from './mailbox.js';
+import { E, XzError, asXzError, fromWire, toWire, type WireError } from './errors.js';
+import { Mailbox, foldMailboxStats, type Delivery, type MailboxStats } from './mailbox.js';
 import { HOST, type Channel, type Frame, type HostMsg, type Transferable } from './wire.js';
+import type { HostOptions, HostStats, LocalActor, Pending, RequestVia } from './host-types.js';
+
+export type { HostOptions, HostStats, RequestVia } from './host-types.js';
 import { collectTransferables } from './transfer.js';
-
-export interface HostOptions {
-  name: string;
-  clock?: Clock;
-  /** Actor kinds this host can spawn by name (workers get theirs from their modules). */
-  kinds?: Record<string, ActorDef<any, any, any>>;
-  /** Default request timeout, ms (30 s). */
-  requestTimeoutMs?: number;
-  /** Where unknown addresses go: the main thread, for a worker's host. */
-  parent?: Channel;
-  /** An actor's handler threw on a message nobody waited for. */
-  onFault?: (addr: string, err: WireError) => void;
-  /** Host control messages this host does not handle itself (ports, stop) go here. */
-  onControl?: (msg: HostMsg, from: Channel | null) => unknown;
-}
-
-interface LocalActor {
-  addr: string;
-  session: string;
-  def: ActorDef<any, any, any>;
-  state: unknown;
-  mailbox: Mailbox;
-  ctx: ActorContext;
-  stopper: AbortController;
-  seq: number;
-  stopRequested: boolean;
-  /** The message being handled and its signal's controller, so a barge-in can abort it. */
-  running: { env: Envelope; ctl: AbortController } | undefined;
-}
-
-type Pending =
-  | { kind: 'own'; channel: Channel; resolve: (v: unknown) => void; reject: (e: XzError) => void; cleanup: () => void }
-  | { kind: 'forward'; channel: Channel; origin: Channel; originId: number };
-
-export interface RequestVia {
-  timeoutMs?: number;
-  signal?: AbortSignal;
-  transfer?: readonly Transferable[];
-}
-
-export interface HostStats {
-  actors: number;
-  pending: number;
-  sessions: number;
-  depth: number;
-  delivered: number;
-  dropped: number;
-  refused: number;
-  faults: number;
-  /** Frames this thread relayed between two other threads (worker traffic without a link). */
-  forwarded: number;
-}
+import { makeEnvelope, viaOptions } from './context.js';
 
 export class ActorHost {
   readonly name: string;
@@ -105,10 +57,6 @@ export class ActorHost {
 
   has(addr: string): boolean {
     return this.#actors.has(addr);
-  }
-
-  addresses(): string[] {
-    return [...this.#actors.keys()];
   }
 
   // ── actors ──────────────────────────────────────────────────────────────────────────────
@@ -153,7 +101,7 @@ export class ActorHost {
     await actor.mailbox.idle();
     this.#actors.delete(addr);
     this.#retired.push(actor.mailbox.stats());
-    if (this.#retired.length > 64) this.#retired = [foldStats(this.#retired)];
+    if (this.#retired.length > 64) this.#retired = [foldMailboxStats(this.#retired)];
     try {
       await actor.def.stop?.(actor.state, actor.ctx);
     } catch (e) {
@@ -184,16 +132,12 @@ export class ActorHost {
     else this.#routes.delete(addr);
   }
 
-  route(addr: string): Channel | undefined {
-    return this.#routes.get(addr);
-  }
-
   /** Delivers a message; returns what the mailbox said (a promise while a `block` mailbox is full). */
   tell(env: Envelope, transfer?: readonly Transferable[]): boolean | Promise<boolean> {
     const local = this.#actors.get(env.to);
     if (local) return local.mailbox.put({ env });
     if (env.to === HOST) {
-      this.#controlSafe(env.msg as HostMsg, null).catch((e) => this.#fault(HOST, e));
+      this.#controlAsync(env.msg as HostMsg, null).catch((e) => this.#fault(HOST, e));
       return true;
     }
     const ch = this.#routes.get(env.to) ?? this.#parent;
@@ -225,73 +169,56 @@ export class ActorHost {
     return new Promise<R>((resolve, reject) => {
       let timer: Timer | undefined;
       let onAbort: (() => void) | undefined;
-      const cleanup = () => {
+      let done = false;
+      // Settles once, whichever comes first: the answer, the timeout or the caller's abort.
+      const finish = (err: XzError | null, value?: unknown): boolean => {
+        if (done) return false;
+        done = true;
         timer?.cancel();
         if (onAbort) opts.signal?.removeEventListener('abort', onAbort);
+        if (err) reject(err);
+        else resolve((isTransferring(value) ? value.value : value) as R);
+        return true;
       };
+      // How to give up depends on where the request went: abort the local handler, or tell the
+      // remote thread to cancel.
+      let giveUp: (err: XzError) => void = (err) => void finish(err);
+      timer = this.clock.setTimer(timeoutMs, () => giveUp(new XzError(E.XZ_ERR_REQUEST_TIMEOUT, `${env.msg.t} to ${env.to}: no answer in ${timeoutMs} ms`)));
+      if (opts.signal) {
+        onAbort = () => giveUp(new XzError(E.XZ_ERR_ABORTED, 'request aborted'));
+        opts.signal.addEventListener('abort', onAbort, { once: true });
+      }
       const local = via ? undefined : this.#actors.get(env.to);
       if (!via && (local || env.to === HOST)) {
         const cancel = new AbortController();
-        let settled = false;
-        const settle = (err: XzError | null, value?: unknown) => {
-          if (settled) return;
-          settled = true;
-          cleanup();
-          if (err) reject(err);
-          else resolve((isTransferring(value) ? value.value : value) as R);
+        giveUp = (err) => {
+          if (finish(err)) cancel.abort(err);
         };
-        timer = this.clock.setTimer(timeoutMs, () => {
-          settle(new XzError(E.XZ_ERR_REQUEST_TIMEOUT, `${env.msg.t} to ${env.to}: no answer in ${timeoutMs} ms`));
-          cancel.abort(new XzError(E.XZ_ERR_REQUEST_TIMEOUT));
-        });
-        if (opts.signal) {
-          onAbort = () => {
-            settle(new XzError(E.XZ_ERR_ABORTED, 'request aborted'));
-            cancel.abort(new XzError(E.XZ_ERR_ABORTED));
-          };
-          opts.signal.addEventListener('abort', onAbort, { once: true });
-        }
-        if (env.to === HOST) {
+        if (local) void local.mailbox.put({ env, settle: finish, signal: cancel.signal });
+        else {
           Promise.resolve()
             .then(() => this.#control(env.msg as HostMsg, null))
-            .then((v) => settle(null, v), (e) => settle(coded(e)));
-          return;
+            .then((v) => finish(null, v), (e) => finish(asXzError(e)));
         }
-        void local!.mailbox.put({ env, settle, signal: cancel.signal });
         return;
       }
       const ch = via ?? this.#routes.get(env.to) ?? this.#parent;
-      if (!ch) {
-        reject(new XzError(E.XZ_ERR_NO_SUCH_ACTOR, `no actor at ${env.to}`));
-        return;
-      }
-      if (!ch.alive) {
-        reject(new XzError(E.XZ_ERR_WORKER_CRASHED, `${ch.name} is down`));
+      if (!ch || !ch.alive) {
+        finish(ch ? new XzError(E.XZ_ERR_WORKER_CRASHED, `${ch.name} is down`) : new XzError(E.XZ_ERR_NO_SUCH_ACTOR, `no actor at ${env.to}`));
         return;
       }
       const id = this.#nextId++;
-      this.#pending.set(id, { kind: 'own', channel: ch, resolve: resolve as (v: unknown) => void, reject, cleanup });
-      timer = this.clock.setTimer(timeoutMs, () => {
+      this.#pending.set(id, { kind: 'own', channel: ch, settle: finish });
+      giveUp = (err) => {
         if (!this.#pending.delete(id)) return;
-        cleanup();
+        finish(err);
         this.#post(ch, { k: 'cancel', id });
-        reject(new XzError(E.XZ_ERR_REQUEST_TIMEOUT, `${env.msg.t} to ${env.to}: no answer in ${timeoutMs} ms`));
-      });
-      if (opts.signal) {
-        onAbort = () => {
-          if (!this.#pending.delete(id)) return;
-          cleanup();
-          this.#post(ch, { k: 'cancel', id });
-          reject(new XzError(E.XZ_ERR_ABORTED, 'request aborted'));
-        };
-        opts.signal.addEventListener('abort', onAbort, { once: true });
-      }
+      };
       try {
         this.#post(ch, { k: 'req', id, env }, opts.transfer, true);
       } catch (e) {
         this.#pending.delete(id);
-        cleanup();
-        reject(coded(e));
+        finish(asXzError(e));
       }
     });
   }
@@ -313,7 +240,7 @@ export class ActorHost {
       case 'tell': {
         const { env } = frame;
         if (env.to === HOST) {
-          this.#controlSafe(env.msg as HostMsg, from).catch((e) => this.#fault(HOST, e));
+          this.#controlAsync(env.msg as HostMsg, from).catch((e) => this.#fault(HOST, e));
           return;
         }
         const local = this.#actors.get(env.to);
@@ -342,9 +269,8 @@ export class ActorHost {
           this.#post(p.origin, relayed, frame.ok ? collectTransferables(frame.value) : undefined);
           return;
         }
-        p.cleanup();
-        if (frame.ok) p.resolve(frame.value);
-        else p.reject(fromWire(frame.error));
+        if (frame.ok) p.settle(null, frame.value);
+        else p.settle(fromWire(frame.error));
         return;
       }
       case 'cancel':
@@ -368,10 +294,8 @@ export class ActorHost {
     for (const [id, p] of this.#pending) {
       if (p.channel !== ch) continue;
       this.#pending.delete(id);
-      if (p.kind === 'own') {
-        p.cleanup();
-        p.reject(err);
-      } else {
+      if (p.kind === 'own') p.settle(err);
+      else {
         this.#incoming.get(p.origin)?.delete(p.originId);
         this.#post(p.origin, { k: 'res', id: p.originId, ok: false, error: toWire(err) });
       }
@@ -386,7 +310,7 @@ export class ActorHost {
 
   stats(): HostStats {
     const all = [...this.#retired, ...[...this.#actors.values()].map((a) => a.mailbox.stats())];
-    const f = foldStats(all);
+    const f = foldMailboxStats(all);
     return {
       actors: this.#actors.size,
       pending: this.#pending.size,
@@ -400,38 +324,17 @@ export class ActorHost {
     };
   }
 
-  mailboxStats(addr: string): MailboxStats | undefined {
-    return this.#actors.get(addr)?.mailbox.stats();
-  }
-
   // ── internals ───────────────────────────────────────────────────────────────────────────
 
   #context(actor: LocalActor): ActorContext {
-    const envelope = (to: string, msg: Msg, opts: SendOptions = {}): Envelope => {
-      const session = opts.session ?? actor.session;
-      return {
-        to,
-        from: actor.addr,
-        session,
-        turn: opts.turn ?? this.turns.current(session),
-        seq: ++actor.seq,
-        lane: opts.lane ?? 'data',
-        expiresAt: opts.ttlMs === undefined ? undefined : this.clock.now() + opts.ttlMs,
-        msg,
-      };
-    };
+    const envelope = (to: string, msg: Msg, opts: SendOptions = {}): Envelope =>
+      makeEnvelope(to, msg, opts, { from: actor.addr, session: actor.session, seq: ++actor.seq }, this.turns, this.clock);
     return {
       self: actor.addr,
       session: actor.session,
       clock: this.clock,
       send: (to, msg, opts) => void this.tell(envelope(to, msg, opts), opts?.transfer),
-      request: <R>(to: string, msg: Msg, opts: RequestOptions = {}) => {
-        const req: RequestVia = {};
-        if (opts.timeoutMs !== undefined) req.timeoutMs = opts.timeoutMs;
-        if (opts.signal) req.signal = opts.signal;
-        if (opts.transfer) req.transfer = opts.transfer;
-        return this.request<R>(envelope(to, msg, opts), req);
-      },
+      request: <R>(to: string, msg: Msg, opts: RequestOptions = {}) => this.request<R>(envelope(to, msg, opts), viaOptions(opts)),
       turn: (session) => this.turns.current(session ?? actor.session),
       stopSelf: () => {
         if (actor.stopRequested) return;
@@ -483,13 +386,13 @@ export class ActorHost {
   }
 
   #failed(actor: LocalActor, d: Delivery, e: unknown): void {
-    if (d.settle) d.settle(coded(e, E.XZ_ERR_ACTOR_FAILED));
+    if (d.settle) d.settle(asXzError(e, E.XZ_ERR_ACTOR_FAILED));
     else this.#fault(actor.addr, e);
   }
 
   #fault(addr: string, e: unknown): void {
     this.#faults++;
-    const w = toWire(coded(e, E.XZ_ERR_ACTOR_FAILED));
+    const w = toWire(asXzError(e, E.XZ_ERR_ACTOR_FAILED));
     if (this.#onFault) this.#onFault(addr, w);
     else if (this.#parent?.alive) this.#parent.post({ k: 'fault', addr, error: w });
   }
@@ -507,13 +410,13 @@ export class ActorHost {
       try {
         this.#post(from, { k: 'res', id, ok: true, value: v }, transfer, true);
       } catch (e) {
-        this.#post(from, { k: 'res', id, ok: false, error: toWire(coded(e)) });
+        this.#post(from, { k: 'res', id, ok: false, error: toWire(asXzError(e)) });
       }
     };
     let incoming = this.#incoming.get(from);
     if (!incoming) this.#incoming.set(from, (incoming = new Map()));
     if (env.to === HOST) {
-      this.#controlSafe(env.msg as HostMsg, from).then((v) => respond(null, v), (e) => respond(coded(e)));
+      this.#controlAsync(env.msg as HostMsg, from).then((v) => respond(null, v), (e) => respond(asXzError(e)));
       return;
     }
     const local = this.#actors.get(env.to);
@@ -541,7 +444,7 @@ export class ActorHost {
     this.#post(ch, { k: 'req', id: fwd, env }, collectTransferables(env.msg));
   }
 
-  async #controlSafe(msg: HostMsg, from: Channel | null): Promise<unknown> {
+  async #controlAsync(msg: HostMsg, from: Channel | null): Promise<unknown> {
     return this.#control(msg, from);
   }
 
@@ -587,43 +490,3 @@ export class ActorHost {
   }
 }
 
-function isThenable(x: unknown): x is PromiseLike<unknown> {
-  return x !== null && typeof x === 'object' && typeof (x as PromiseLike<unknown>).then === 'function';
-}
-
-function coded(e: unknown, fallback: string = E.XZ_ERR_INTERNAL): XzError {
-  if (e instanceof XzError) return e;
-  const w = toWire(e);
-  if (w.code !== E.XZ_ERR_INTERNAL) return fromWire(w);
-  return new XzError(fallback, e instanceof Error ? e.message : String(e), { cause: e });
-}
-
-function foldStats(all: MailboxStats[]): MailboxStats {
-  const out: MailboxStats = {
-    depth: 0,
-    systemDepth: 0,
-    waiting: 0,
-    delivered: 0,
-    droppedStale: 0,
-    droppedExpired: 0,
-    droppedOverflow: 0,
-    droppedCancelled: 0,
-    refused: 0,
-    highWater: 0,
-    maxWaitMs: 0,
-  };
-  for (const s of all) {
-    out.depth += s.depth;
-    out.systemDepth += s.systemDepth;
-    out.waiting += s.waiting;
-    out.delivered += s.delivered;
-    out.droppedStale += s.droppedStale;
-    out.droppedExpired += s.droppedExpired;
-    out.droppedOverflow += s.droppedOverflow;
-    out.droppedCancelled += s.droppedCancelled;
-    out.refused += s.refused;
-    out.highWater = Math.max(out.highWater, s.highWater);
-    out.maxWaitMs = Math.max(out.maxWaitMs, s.maxWaitMs);
-  }
-  return out;
-}

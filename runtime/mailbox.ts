@@ -291,3 +291,34 @@ export class Mailbox {
     for (const w of waiters) w();
   }
 }
+
+/** Sums the counters of several mailboxes (maxima for the high-water mark and wait). */
+export function foldMailboxStats(all: readonly MailboxStats[]): MailboxStats {
+  const out: MailboxStats = {
+    depth: 0,
+    systemDepth: 0,
+    waiting: 0,
+    delivered: 0,
+    droppedStale: 0,
+    droppedExpired: 0,
+    droppedOverflow: 0,
+    droppedCancelled: 0,
+    refused: 0,
+    highWater: 0,
+    maxWaitMs: 0,
+  };
+  for (const s of all) {
+    out.depth += s.depth;
+    out.systemDepth += s.systemDepth;
+    out.waiting += s.waiting;
+    out.delivered += s.delivered;
+    out.droppedStale += s.droppedStale;
+    out.droppedExpired += s.droppedExpired;
+    out.droppedOverflow += s.droppedOverflow;
+    out.droppedCancelled += s.droppedCancelled;
+    out.refused += s.refused;
+    out.highWater = Math.max(out.highWater, s.highWater);
+    out.maxWaitMs = Math.max(out.maxWaitMs, s.maxWaitMs);
+  }
+  return out;
+}

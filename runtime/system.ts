@@ -18,6 +18,7 @@ import { realClock, type Clock } from './clock.js';
 import type { AnyMsg, Envelope, Msg } from './envelope.js';
 import { E, XzError, type WireError } from './errors.js';
 import { ActorHost, type HostStats } from './host.js';
+import { makeEnvelope, viaOptions } from './context.js';
 import { WorkerPool, type PoolSpec, type Slot } from './pool.js';
 
 export interface SystemOptions {
@@ -123,11 +124,7 @@ export class ActorSystem extends EventEmitter {
   }
 
   request<R = unknown>(to: string, msg: AnyMsg, opts: RequestOptions = {}): Promise<R> {
-    const r: { timeoutMs?: number; signal?: AbortSignal; transfer?: readonly import('./wire.js').Transferable[] } = {};
-    if (opts.timeoutMs !== undefined) r.timeoutMs = opts.timeoutMs;
-    if (opts.signal) r.signal = opts.signal;
-    if (opts.transfer) r.transfer = opts.transfer;
-    return this.host.request<R>(this.#envelope(to, msg, opts), r);
+    return this.host.request<R>(this.#envelope(to, msg, opts), viaOptions(opts));
   }
 
   /** A barge-in: the session's queued data of older turns is dropped on every thread. */
@@ -187,16 +184,7 @@ export class ActorSystem extends EventEmitter {
   // ── internals ───────────────────────────────────────────────────────────────────────────
 
   #envelope(to: string, msg: Msg, opts: SendOptions): Envelope {
-    const session = opts.session ?? '';
-    return {
-      to,
-      session,
-      turn: opts.turn ?? this.host.turns.current(session),
-      seq: ++this.#seq,
-      lane: opts.lane ?? 'data',
-      expiresAt: opts.ttlMs === undefined ? undefined : this.clock.now() + opts.ttlMs,
-      msg,
-    };
+    return makeEnvelope(to, msg, opts, { session: '', seq: ++this.#seq }, this.host.turns, this.clock);
   }
 
   #slotOf(addr: string): Slot | undefined {
