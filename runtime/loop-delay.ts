@@ -16,10 +16,12 @@ export interface LoopDelay {
 
 export class LoopDelayMonitor {
   readonly #h: IntervalHistogram;
+  readonly #resolutionMs: number;
   #since = performance.now();
   #last: LoopDelay = { p50: 0, p99: 0, max: 0, mean: 0, windowMs: 0 };
 
   constructor(resolutionMs = 10) {
+    this.#resolutionMs = resolutionMs;
     this.#h = monitorEventLoopDelay({ resolution: resolutionMs });
     this.#h.enable();
   }
@@ -34,7 +36,8 @@ export class LoopDelayMonitor {
 
   /** Figures of the current window without resetting it. */
   peek(): LoopDelay {
-    const ms = (ns: number) => Math.round((ns / 1e6) * 100) / 100;
+    // The histogram samples the sampling timer's whole interval; the delay is what exceeds it.
+    const ms = (ns: number) => Math.max(0, Math.round((ns / 1e6 - this.#resolutionMs) * 100) / 100);
     const n = this.#h.count;
     return {
       p50: n ? ms(this.#h.percentile(50)) : 0,
