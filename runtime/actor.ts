@@ -71,6 +71,26 @@ export function isTransferring(x: unknown): x is Transferring {
   return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[kTransfer] === true;
 }
 
+const kDetached = Symbol.for('xz.detached');
+
+export interface Detached<T = unknown> {
+  readonly [kDetached]: true;
+  readonly promise: Promise<T>;
+}
+
+/**
+ * Answers a request later without holding the mailbox: the actor moves on to its next message
+ * while `promise` runs, and the requester gets its outcome. For answers that wait on something
+ * slow elsewhere (a device running a tool) in an actor that must keep handling its stream.
+ */
+export function detached<T>(promise: Promise<T>): Detached<T> {
+  return { [kDetached]: true, promise };
+}
+
+export function isDetached(x: unknown): x is Detached {
+  return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[kDetached] === true;
+}
+
 /** A worker module: the actor kinds it offers and an optional per-worker boot step. */
 export interface ActorModule {
   actors: Record<string, ActorDef<any, any, any>>;

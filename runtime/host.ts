@@ -12,7 +12,7 @@
  * failed with XZ_ERR_WORKER_CRASHED at once instead of waiting for its timeout.
  */
 import type { ActorContext, ActorDef, RequestOptions, SendOptions } from './actor.js';
-import { isThenable, isTransferring } from './actor.js';
+import { isDetached, isThenable, isTransferring } from './actor.js';
 import { realClock, type Clock, type Timer } from './clock.js';
 import { TurnTable, type Envelope, type Msg } from './envelope.js';
 import { E, XzError, asXzError, fromWire, toWire, type WireError } from './errors.js';
@@ -365,6 +365,14 @@ export class ActorHost {
     } catch (e) {
       done();
       this.#failed(actor, d, e);
+      return;
+    }
+    if (isDetached(result)) {
+      done();
+      result.promise.then(
+        (v) => d.settle?.(null, v),
+        (e) => this.#failed(actor, d, e),
+      );
       return;
     }
     if (isThenable(result)) {

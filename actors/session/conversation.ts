@@ -21,6 +21,10 @@ import { spawnCrew, killCrew, type Crew, type CrewSettings } from './crew.js';
 import type { DeviceEvent, DeviceView, ListenMode } from './device-state.js';
 import type { DeviceLink } from './link.js';
 import type { SessionIn, TurnRecord } from './messages.js';
+import type { ToolRegistry } from '../tools/registry.js';
+import type { ToolResult } from '../think/messages.js';
+import type { ToolCall } from '../../providers/contracts/llm.js';
+import { toWire } from '../../runtime/errors.js';
 
 /** `tts stop` goes this long after the playout end: inside the −100…+300 ms window, with margin for jitter. */
 const STOP_AFTER_PLAYOUT_MS = 80;
@@ -41,6 +45,8 @@ export interface ConversationDeps {
   prompt: string;
   voice: { name: string | null; language: string | null };
   wakeWords: readonly string[];
+  deviceId: string;
+  tools: ToolRegistry;
   view(): DeviceView;
   apply(ev: DeviceEvent): void;
 }
@@ -214,7 +220,23 @@ export class Conversation {
     });
     const messages: ChatMessage[] = [{ role: 'system', content: d.prompt }, ...this.#history, { role: 'user', content: text }];
     this.#history.push({ role: 'user', content: text });
-    this.#toCrew('think', { t: 'think.respond', messages }, 'data');
+    const tools = d.tools.definitions();
+    this.#toCrew('think', { t: 'think.respond', messages, ...(tools.length ? { tools } : {}) }, 'data');
+  }
+
+  /** A tool call of the model, run here (device MCP and server functions live on this thread). */
+  async callTool(call: ToolCall, signal: AbortSignal): Promise<ToolResult> {
+    const d = this.#d;
+    const started = d.clock.now();
+    try {
+      const r = await d.tools.call(call.name, call.argsJson, { sessionId: d.sessionId, deviceId: d.deviceId, signal });
+      d.log.info({ tool: call.name, ms: Math.round(d.clock.now() - started), isError: r.isError }, 'tool call');
+      return r;
+    } catch (e) {
+      const w = toWire(e);
+      d.log.warn({ tool: call.name, code: w.code }, `tool call failed: ${w.message}`);
+      return { text: `error: ${w.message}`, isError: true };
+    }
   }
 
   #sentence(text: string, index: number, emotion: string | undefined): void {

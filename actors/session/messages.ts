@@ -8,6 +8,7 @@
  */
 
 import type { WireError } from '../../runtime/errors.js';
+import type { ToolCallRequest } from '../think/messages.js';
 
 /** A JSON message from the device: an object with a string `type`; other fields unchecked. */
 export type DeviceMessage = { readonly type: string; readonly [field: string]: unknown };
@@ -39,6 +40,8 @@ export type SessionIn =
   | { t: 'session.speak-failed'; sentence: number; error: WireError }
   /** The session's worker actors came back after a worker crash, with fresh state. */
   | { t: 'session.crew-restarted'; actors: string[] }
+  /** A request from the think actor: run one tool call of the model. */
+  | ToolCallRequest
   /** Internal: the reply's audio has played; time to send `tts stop`. */
   | { t: 'session.stop-due'; turn: number };
 

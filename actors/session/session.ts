@@ -7,7 +7,8 @@
  *                                                       └── hooks ──▶ audio path, MCP (later actors)
  */
 import type { Logger } from '../../runtime/log.js';
-import { defineActor } from '../../runtime/actor.js';
+import { defineActor, detached } from '../../runtime/actor.js';
+import { ToolRegistry, serverTools } from '../tools/registry.js';
 import type { Timer } from '../../runtime/clock.js';
 import type { ActorSystem } from '../../runtime/system.js';
 import type { Pacer } from '../pacer/pacer.js';
@@ -55,6 +56,7 @@ interface State {
   /** Legacy IoT descriptors the device announced (protocol.md §9), kept for the tool registry. */
   iotDescriptors: unknown[];
   talk: Conversation;
+  tools: ToolRegistry;
 }
 
 const CLOSE_HELLO_TIMEOUT = 4000;
@@ -78,8 +80,12 @@ export const session = defineActor<State, SessionInit, SessionIn>({
       earlyAudio: 0,
       unknownTypes: 0,
       iotDescriptors: [],
-    } as Omit<State, 'talk'> as State;
+    } as Omit<State, 'talk' | 'tools'> as State;
+    s.tools = new ToolRegistry();
+    for (const t of serverTools()) s.tools.add(t);
     s.talk = new Conversation({
+      deviceId: init.deviceId,
+      tools: s.tools,
       sessionId: init.sessionId,
       self: ctx.self,
       link: init.link,
@@ -99,7 +105,7 @@ export const session = defineActor<State, SessionInit, SessionIn>({
     return s;
   },
 
-  receive(s, m, _env, ctx) {
+  receive(s, m, _env, ctx, signal) {
     switch (m.t) {
       case 'session.device':
         return onDevice(s, m.msg, ctx.clock.now());
@@ -124,6 +130,9 @@ export const session = defineActor<State, SessionInit, SessionIn>({
         return finish(s, `socket closed (${m.code})`);
       case 'session.info':
         return info(s);
+      case 'session.tool-call':
+        // Answered later: the session keeps handling audio while a device runs the tool.
+        return detached(s.talk.callTool(m.call, signal));
       default:
         s.talk.handle(m);
         return;

@@ -2,19 +2,31 @@
  * Messages of the think actor (one per session, in the `think` worker pool): it streams a reply
  * from the language model and hands the session speakable sentences as soon as each is complete.
  */
-import type { ChatMessage } from '../../providers/contracts/llm.js';
+import type { ChatMessage, ToolCall, ToolDefinition } from '../../providers/contracts/llm.js';
 import type { WireError } from '../../runtime/errors.js';
 
 export type ThinkIn =
-  /** Answer the conversation so far; the reply belongs to the envelope's turn. */
-  { t: 'think.respond'; messages: ChatMessage[] };
+  /**
+   * Answer the conversation so far; the reply belongs to the envelope's turn. With `tools`, the
+   * model may call them (the session runs each call) for up to `maxToolRounds` rounds.
+   */
+  { t: 'think.respond'; messages: ChatMessage[]; tools?: ToolDefinition[]; maxToolRounds?: number };
+
+/** Asked of the session (a request): run one tool call of the model. */
+export type ToolCallRequest = { t: 'session.tool-call'; call: ToolCall };
+
+/** What a tool call produced, as text for the model. */
+export interface ToolResult {
+  text: string;
+  isError: boolean;
+}
 
 /** Sent to the session actor. */
 export type ThinkOut =
   /** The next speakable segment, cleaned of markdown and emoji; `emotion` on the first one that has it. */
   | { t: 'session.reply-sentence'; text: string; index: number; emotion?: string }
   /** The reply is complete (or failed): `text` is everything the model said. */
-  | { t: 'session.reply-done'; text: string; sentences: number; emotion?: string; firstTextMs?: number; error?: WireError };
+  | { t: 'session.reply-done'; text: string; sentences: number; emotion?: string; firstTextMs?: number; toolCalls?: number; error?: WireError };
 
 export interface ThinkInit {
   session: string;

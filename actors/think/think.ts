@@ -12,7 +12,12 @@ import { toWire } from '../../runtime/errors.js';
 import type { LlmProvider } from '../../providers/contracts/llm.js';
 import { createLlm } from '../../providers/llm/registry.js';
 import type { ThinkBoot, ThinkIn, ThinkInit, ThinkOut } from './messages.js';
-import { SentenceSplitter } from './sentences.js';
+import { streamReply } from './reply.js';
+
+/** Rounds of tool calls before the model must answer in plain words. */
+const MAX_TOOL_ROUNDS = 3;
+/** A device tool may take a while (the firmware runs it on its main task); PY allows 30 s. */
+const TOOL_TIMEOUT_MS = 30_000;
 
 let boot: ThinkBoot = { llm: {}, chain: [] };
 const providers = new Map<string, Promise<LlmProvider>>();
@@ -36,36 +41,35 @@ const think = defineActor<ThinkInit, ThinkInit, ThinkIn>({
   async receive(init, m, env, ctx, signal) {
     switch (m.t) {
       case 'think.respond': {
-        const started = ctx.clock.now();
-        const split = new SentenceSplitter();
         const out = (msg: ThinkOut) => {
           if (!signal.aborted) ctx.send(init.sessionAddr, msg, { turn: env.turn });
         };
-        let index = 0;
-        let full = '';
-        let firstTextMs: number | undefined;
-        let emotionSent = false;
-        const emit = (texts: string[]) => {
-          for (const text of texts) {
-            const emotion = !emotionSent && split.emotion ? split.emotion : undefined;
-            if (emotion) emotionSent = true;
-            out({ t: 'session.reply-sentence', text, index: index++, ...(emotion ? { emotion } : {}) });
-          }
-        };
         try {
           const llm = await provider();
-          for await (const d of llm.stream({ messages: m.messages, user: init.session, signal })) {
-            if (d.kind !== 'text') continue;
-            firstTextMs ??= ctx.clock.now() - started;
-            full += d.text;
-            emit(split.push(d.text));
-          }
-          emit(split.flush());
-          const emotion = split.emotion;
-          out({ t: 'session.reply-done', text: full, sentences: index, ...(emotion ? { emotion } : {}), ...(firstTextMs !== undefined ? { firstTextMs } : {}) });
+          const r = await streamReply({
+            llm,
+            messages: m.messages,
+            tools: m.tools ?? [],
+            maxRounds: m.maxToolRounds ?? MAX_TOOL_ROUNDS,
+            user: init.session,
+            sessionAddr: init.sessionAddr,
+            turn: env.turn,
+            ctx,
+            signal,
+            toolTimeoutMs: TOOL_TIMEOUT_MS,
+          });
+          out({
+            t: 'session.reply-done',
+            text: r.text,
+            sentences: r.sentences,
+            toolCalls: r.toolCalls,
+            ...(r.emotion ? { emotion: r.emotion } : {}),
+            ...(r.firstTextMs !== undefined ? { firstTextMs: r.firstTextMs } : {}),
+            ...(r.error !== undefined ? { error: toWire(r.error) } : {}),
+          });
         } catch (e) {
           if (signal.aborted) return;
-          out({ t: 'session.reply-done', text: full, sentences: index, error: toWire(e) });
+          out({ t: 'session.reply-done', text: '', sentences: 0, error: toWire(e) });
         }
         return;
       }

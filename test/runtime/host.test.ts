@@ -112,6 +112,31 @@ test('a turn bump aborts the handler still working on the old turn, without a fa
   await sys.shutdown();
 });
 
+test('a detached answer frees the mailbox while the requester waits', T, async () => {
+  const { detached } = await import('../../runtime/actor.js');
+  const sys = new ActorSystem();
+  let release!: (v: string) => void;
+  const seen: string[] = [];
+  await sys.spawn(
+    'd',
+    defineActor<null, void, { t: 'd.slow' } | { t: 'd.fast' }>({
+      start: () => null,
+      receive(_s, m) {
+        seen.push(m.t);
+        if (m.t === 'd.slow') return detached(new Promise<string>((r) => (release = r)));
+        return 'fast';
+      },
+    }),
+    undefined,
+  );
+  const slow = sys.request('d', { t: 'd.slow' });
+  assert.equal(await sys.request('d', { t: 'd.fast' }), 'fast', 'the next message ran while the slow one waits');
+  release('slow');
+  assert.equal(await slow, 'slow');
+  assert.deepEqual(seen, ['d.slow', 'd.fast']);
+  await sys.shutdown();
+});
+
 test('shutdown drains queued work in order, then stops actors newest first', T, async () => {
   const stops: string[] = [];
   const sys = new ActorSystem();
