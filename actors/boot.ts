@@ -20,6 +20,7 @@ import { otaRoutes, type OtaSettings } from './frontdoor/ota-routes.js';
 import { replyTo } from './frontdoor/http.js';
 import { FD } from './frontdoor/errors.js';
 import { wsBehavior, type LiveSession, type SessionDefaults } from './frontdoor/ws.js';
+import { visionRoutes, type VisionService } from './frontdoor/vision-route.js';
 import { Pacer } from './pacer/pacer.js';
 import { Spawner } from '../runtime/spawner.js';
 import { realClock } from '../runtime/clock.js';
@@ -77,7 +78,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const asr = providerSlice('asr');
   system.addPool({ name: 'listen', size: config.workers.listen, modules: [mod('listen/module')], data: { asr: asr.instances, chain: asr.chain, spawner: spawner.address } });
   const llm = providerSlice('llm');
-  system.addPool({ name: 'think', size: config.workers.think, modules: [mod('think/module')], data: { llm: llm.instances, chain: llm.chain } });
+  const vllm = {
+    instances: Object.fromEntries(config.pipeline.vllm.map((n) => [n, config.providers.vllm[n]])),
+    chain: [...config.pipeline.vllm],
+  };
+  system.addPool({ name: 'think', size: config.workers.think, modules: [mod('think/module')], data: { llm: llm.instances, chain: llm.chain, vllm: vllm.instances, vllmChain: vllm.chain } });
   const tts = providerSlice('tts');
   system.addPool({ name: 'speak', size: config.workers.speak, modules: [mod('speak/module')], data: { tts: tts.instances, chain: tts.chain, spawner: spawner.address } });
   system.on('restarted', (x: { actors: string[] }) => {
@@ -99,6 +104,23 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   system.on('crashed', (x: { pool: string; slot: string; error: { message: string } }) => log.error({ pool: x.pool, slot: x.slot }, `worker crashed: ${x.error.message}`));
   system.on('escalated', (x: { pool: string; slot: string; error: { message: string } }) => log.fatal({ pool: x.pool, slot: x.slot }, `worker gave up: ${x.error.message}`));
   await system.start();
+  // One shared vision actor per think worker, answering camera uploads in turn.
+  const visionActors = await Promise.all(
+    system.pool('think').slots.map(async (slot, i) => {
+      await system.spawn(`vision/${i}`, 'vision', undefined, { pool: 'think', slot: i });
+      return `vision/${i}`;
+    }),
+  );
+  let visionNext = 0;
+  const explain: VisionService = async (req) => {
+    const addr = visionActors[visionNext++ % visionActors.length]!;
+    const r = await system.request<{ text: string; fallback: boolean }>(
+      addr,
+      { t: 'vision.explain', question: req.question, image: req.image, mimeType: req.mimeType, deviceId: req.deviceId },
+      { lane: 'system', transfer: [req.image.buffer as ArrayBuffer], signal: req.signal, timeoutMs: 60_000 },
+    );
+    return r.text;
+  };
 
   const sessions = new Map<string, LiveSession>();
   const pacer = new Pacer({ frameMs: config.audio.frame_ms, leadFrames: config.audio.lead_frames, clock: realClock });
@@ -155,6 +177,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     firmwareDir: config.server.firmware_dir,
   });
   otaRoutes(app, { log, auth, devices, settings: otaSettings });
+  const visionSettings = { secret, tokenTtlS: 24 * 3600, maxBytes: 2 * 1024 * 1024, budgetMs: 28_000 };
+  visionRoutes(app, { log, settings: visionSettings, explain });
 
   const status = (): Record<string, unknown> => {
     const byState: Record<string, number> = {};

@@ -37,4 +37,6 @@ export interface ThinkInit {
 export interface ThinkBoot {
   llm: Record<string, { type: string; [k: string]: unknown }>;
   chain: string[];
+  vllm: Record<string, { type: string; [k: string]: unknown }>;
+  vllmChain: string[];
 }

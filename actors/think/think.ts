@@ -13,14 +13,27 @@ import type { LlmProvider } from '../../providers/contracts/llm.js';
 import { createLlm } from '../../providers/llm/registry.js';
 import type { ThinkBoot, ThinkIn, ThinkInit, ThinkOut } from './messages.js';
 import { streamReply } from './reply.js';
+import { visionActor } from './vision.js';
+import type { VllmProvider } from '../../providers/contracts/vllm.js';
+import { createVllm } from '../../providers/vllm/registry.js';
 
 /** Rounds of tool calls before the model must answer in plain words. */
 const MAX_TOOL_ROUNDS = 3;
 /** A device tool may take a while (the firmware runs it on its main task); PY allows 30 s. */
 const TOOL_TIMEOUT_MS = 30_000;
 
-let boot: ThinkBoot = { llm: {}, chain: [] };
+let boot: ThinkBoot = { llm: {}, chain: [], vllm: {}, vllmChain: [] };
 const providers = new Map<string, Promise<LlmProvider>>();
+let vllmProvider: Promise<VllmProvider | undefined> | undefined;
+
+function visionProvider(): Promise<VllmProvider | undefined> {
+  const name = boot.vllmChain[0];
+  const cfg = name === undefined ? undefined : boot.vllm[name];
+  if (!name || !cfg) return Promise.resolve(undefined);
+  vllmProvider ??= createVllm(name, cfg);
+  vllmProvider.catch(() => (vllmProvider = undefined));
+  return vllmProvider;
+}
 
 function provider(): Promise<LlmProvider> {
   const name = boot.chain[0];
@@ -77,11 +90,12 @@ const think = defineActor<ThinkInit, ThinkInit, ThinkIn>({
   },
 });
 
-export const actors: ActorModule['actors'] = { think };
+export const actors: ActorModule['actors'] = { think, vision: visionActor({ vllm: visionProvider, llm: provider }) };
 
 export function bootThink(data: unknown): void {
   boot = data as ThinkBoot;
   providers.clear();
+  vllmProvider = undefined;
 }
 
 export async function shutdownThink(): Promise<void> {
