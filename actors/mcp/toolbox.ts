@@ -133,6 +133,7 @@ export class DeviceToolbox {
   }
 
   async #start(): Promise<void> {
+    if (this.#isClosed()) return;
     this.#state = 'initializing';
     let info;
     try {
