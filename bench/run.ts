@@ -39,6 +39,8 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   hop: () => import('./hop.js'),
   vad: () => import('./vad.js'),
   opus: () => import('./opus.js'),
+  llm: () => import('./llm.js'),
+  tts: () => import('./tts.js'),
 };
 
 export function formatTable(report: BenchReport): string {

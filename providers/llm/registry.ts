@@ -18,6 +18,10 @@ type Factory = (id: string, cfg: LlmInstanceConfig) => Promise<LlmProvider>;
 
 const FACTORIES: Record<string, Factory> = {
   echo: async (id, cfg) => (await import('./echo/index.js')).createEchoLlm(id, cfg as { prefix?: string }),
+  openai: async (id, cfg) => (await import('./openai/index.js')).createOpenAiLlm(id, cfg),
+  ollama: async (id, cfg) => (await import('./ollama/index.js')).createOllamaLlm(id, cfg),
+  coze: async (id, cfg) => (await import('./coze/index.js')).createCozeLlm(id, cfg),
+  dify: async (id, cfg) => (await import('./dify/index.js')).createDifyLlm(id, cfg),
 };
 
 export const llmTypes = Object.keys(FACTORIES);
