@@ -20,7 +20,9 @@ import { otaRoutes, type OtaSettings } from './frontdoor/ota-routes.js';
 import { replyTo } from './frontdoor/http.js';
 import { FD } from './frontdoor/errors.js';
 import { wsBehavior, type LiveSession, type SessionDefaults } from './frontdoor/ws.js';
-import { visionRoutes, type VisionService } from './frontdoor/vision-route.js';
+import { VISION_PATH, issueVisionToken, visionRoutes, type VisionService } from './frontdoor/vision-route.js';
+import { originUrl, resolveOrigin } from './frontdoor/origin.js';
+import { ToolCache } from './mcp/tool-cache.js';
 import { Pacer } from './pacer/pacer.js';
 import { Spawner } from '../runtime/spawner.js';
 import { realClock } from '../runtime/clock.js';
@@ -136,6 +138,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     prompt: role?.prompt ?? '',
     voice: { name: role?.voice ?? null, language: role?.language ?? null },
     wakeWords: config.dialogue.wake_words,
+    toolCache: new ToolCache(store),
   };
   const loop = new LoopDelayMonitor();
   let accepting = true;
@@ -156,6 +159,15 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       auth,
       sessions,
       accepting: () => accepting,
+      vision: (origin, deviceId, clientId) => {
+        let base = config.server.public_http_url;
+        if (!base) {
+          const o = resolveOrigin(origin, { tls: !!config.server.tls, trustedProxies: proxies.matcher });
+          if (!o.ok) return undefined;
+          base = originUrl(o.origin, 'http', httpPort, '/');
+        }
+        return { url: new URL(VISION_PATH, base).href, token: issueVisionToken(visionSettings, deviceId, clientId, Date.now()) };
+      },
       settings: {
         maxPayloadBytes: config.server.max_payload_bytes,
         idleTimeoutS: config.server.idle_timeout_s,

@@ -24,6 +24,7 @@ import { FD } from './errors.js';
 import { decodeUplink, selectVersion, type Framing } from './framing.js';
 import { statusLine } from './http.js';
 import { extractIdentity, type Identity } from './identity.js';
+import type { RequestOrigin } from './origin.js';
 
 export interface WsSettings {
   readonly maxPayloadBytes: number;
@@ -33,6 +34,8 @@ export interface WsSettings {
 }
 
 export interface SocketData {
+  /** Where the device reached us, for URLs handed to it later (the vision upload). */
+  origin: RequestOrigin;
   sessionId: string;
   addr: string;
   identity: Identity;
@@ -50,7 +53,7 @@ export interface LiveSession {
 }
 
 /** What every session gets besides its socket (see SessionInit). */
-export type SessionDefaults = Pick<SessionInit, 'system' | 'pacer' | 'crew' | 'startGapMs' | 'prompt' | 'voice' | 'wakeWords'>;
+export type SessionDefaults = Pick<SessionInit, 'system' | 'pacer' | 'crew' | 'startGapMs' | 'prompt' | 'voice' | 'wakeWords' | 'toolCache'>;
 
 export interface WsDeps {
   readonly sessionDefaults: SessionDefaults;
@@ -62,6 +65,8 @@ export interface WsDeps {
   accepting(): boolean;
   readonly sessions: Map<string, LiveSession>;
   onSessionEnded?(info: SessionInfo): void;
+  /** The camera upload URL and token for this device (MCP initialize), or undefined. */
+  vision?(origin: RequestOrigin, deviceId: string, clientId: string | undefined): { url: string; token: string } | undefined;
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -113,7 +118,14 @@ export function wsBehavior(deps: WsDeps): import('uWebSockets.js').WebSocketBeha
         if (v.source !== 'default' || identity.fromGateway) framing = v.framing;
       }
       const sessionId = randomUUID();
-      const data: SocketData = { sessionId, addr: `session/${sessionId}`, identity, framing, peer, badJson: 0, badFrames: 0 };
+      const origin: RequestOrigin = {
+        host: req.getHeader('host') || undefined,
+        peerAddress: peer,
+        forwardedHost: req.getHeader('x-forwarded-host') || undefined,
+        forwardedProto: req.getHeader('x-forwarded-proto') || undefined,
+        forwardedPort: req.getHeader('x-forwarded-port') || undefined,
+      };
+      const data: SocketData = { origin, sessionId, addr: `session/${sessionId}`, identity, framing, peer, badJson: 0, badFrames: 0 };
       // No sub-protocol is required of devices; a browser that asks for one gets its first choice
       // echoed, or it would refuse the connection. No extensions: compression is off.
       const protocol = protocols.split(',')[0]?.trim() ?? '';
@@ -138,6 +150,7 @@ export function wsBehavior(deps: WsDeps): import('uWebSockets.js').WebSocketBeha
         fromGateway: data.identity.fromGateway,
         downlink: settings.downlink,
         helloTimeoutMs: settings.helloTimeoutMs,
+        vision: deps.vision?.(data.origin, data.identity.deviceId, data.identity.clientId),
         onEnded: (info) => {
           deps.sessions.delete(data.sessionId);
           system.forgetSession(data.sessionId);

@@ -9,6 +9,9 @@
 import type { Logger } from '../../runtime/log.js';
 import { defineActor, detached } from '../../runtime/actor.js';
 import { ToolRegistry, serverTools } from '../tools/registry.js';
+import { DeviceToolbox } from '../mcp/toolbox.js';
+import { syncDeviceTools } from '../mcp/registry.js';
+import type { ToolCache } from '../mcp/tool-cache.js';
 import type { Timer } from '../../runtime/clock.js';
 import type { ActorSystem } from '../../runtime/system.js';
 import type { Pacer } from '../pacer/pacer.js';
@@ -41,6 +44,9 @@ export interface SessionInit {
   prompt: string;
   voice: { name: string | null; language: string | null };
   wakeWords: readonly string[];
+  toolCache: ToolCache | undefined;
+  /** Where the device's camera uploads go (protocol.md §12), handed out in MCP initialize. */
+  vision: { url: string; token: string } | undefined;
 }
 
 interface State {
@@ -53,10 +59,11 @@ interface State {
   audioIn: number;
   earlyAudio: number;
   unknownTypes: number;
-  /** Legacy IoT descriptors the device announced (protocol.md §9), kept for the tool registry. */
-  iotDescriptors: unknown[];
   talk: Conversation;
   tools: ToolRegistry;
+  /** The device's own tools: MCP (protocol.md §8) or legacy IoT (§9). */
+  device: DeviceToolbox;
+  unsyncDeviceTools: () => void;
 }
 
 const CLOSE_HELLO_TIMEOUT = 4000;
@@ -79,10 +86,19 @@ export const session = defineActor<State, SessionInit, SessionIn>({
       audioIn: 0,
       earlyAudio: 0,
       unknownTypes: 0,
-      iotDescriptors: [],
-    } as Omit<State, 'talk' | 'tools'> as State;
+    } as Omit<State, 'talk' | 'tools' | 'device' | 'unsyncDeviceTools'> as State;
     s.tools = new ToolRegistry();
     for (const t of serverTools()) s.tools.add(t);
+    s.device = new DeviceToolbox({
+      deviceId: init.deviceId,
+      sendMcp: (payload) => init.link.sendJson({ session_id: init.sessionId, type: 'mcp', payload }) !== -1,
+      sendIot: (m) => init.link.sendJson(m) !== -1,
+      clock: ctx.clock,
+      log: init.log.child({ mod: 'mcp' }),
+      ...(init.toolCache ? { cache: init.toolCache } : {}),
+      ...(init.vision ? { visionUrl: init.vision.url, visionToken: init.vision.token } : {}),
+    });
+    s.unsyncDeviceTools = syncDeviceTools(s.tools, s.device);
     s.talk = new Conversation({
       deviceId: init.deviceId,
       tools: s.tools,
@@ -183,10 +199,10 @@ function onDevice(s: State, msg: DeviceMessage, now: number): void {
       link.sendJson({ session_id: s.init.sessionId, type: 'pong', timestamp: Date.now() });
       return;
     case 'mcp':
-      log.debug({ id: (msg['payload'] as { id?: unknown } | undefined)?.id }, 'device MCP reply');
+      s.device.receiveMcp(msg['payload']);
       return;
     case 'iot':
-      if (Array.isArray(msg['descriptors'])) s.iotDescriptors.push(...(msg['descriptors'] as unknown[]));
+      s.device.receiveIot(msg);
       return;
     default:
       s.unknownTypes++;
@@ -219,6 +235,8 @@ function onHello(s: State, msg: DeviceMessage, now: number): void {
     encodeServerHello({ sessionId: init.sessionId, sampleRate: init.downlink.sampleRate, frameDurationMs: init.downlink.frameMs }),
   );
   apply(s, { e: 'hello' });
+  // Devices with an MCP server (FW ≥ 1.6.6) get initialize and a tool listing once per session.
+  if (first && parsed.hello.features?.mcp) void s.device.start();
   if (first) {
     init.log.info(
       { framing: init.link.framing, features: parsed.hello.features, transport: parsed.hello.transport },
@@ -241,6 +259,8 @@ async function finish(s: State, why: string): Promise<void> {
   s.ended = true;
   s.helloTimer?.cancel();
   s.init.pacer.cancel(s.init.sessionId);
+  s.device.close('session ended');
+  s.unsyncDeviceTools();
   await s.talk.end();
   s.init.log.info({ why, audioIn: s.audioIn, turns: s.talk.turns, sent: s.init.link.stats }, 'session ended');
   s.init.onEnded(info(s));
