@@ -198,6 +198,9 @@ export class WorkerPool extends EventEmitter {
       this.slots.map(async (slot) => {
         slot.timer?.cancel();
         const h = slot.handle;
+        // A replacement still booting must not come up after we stopped: wait for its handshake
+        // (bounded by its boot timeout), then stop it like any other.
+        if (h && h.state === 'booting') await h.ready.catch(() => {});
         if (!h || !h.alive) {
           if (slot.state !== 'failed') slot.state = 'stopped';
           return;

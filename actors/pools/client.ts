@@ -106,6 +106,10 @@ export class PoolStateClient implements PoolState {
     this.#release(channel, permit.lease, outcome);
   }
 
+  report(provider: string, outcome: Outcome): void {
+    this.ctx.send(this.address, { t: 'pools.report', provider, outcome }, SYS);
+  }
+
   snapshot(): Promise<PoolSnapshot> {
     return this.ctx.request<PoolSnapshot>(this.address, { t: 'pools.snapshot' }, SYS);
   }

@@ -64,3 +64,19 @@ for (const terminable of [false, true]) {
     assert.deepEqual(events, [terminable ? 'terminated' : 'stuck']);
   });
 }
+
+test('a replacement worker still booting at shutdown is stopped too, not left running', T, async () => {
+  const sys = new ActorSystem();
+  sys.addPool({ name: 'x', size: 1, modules: [fixture('echo')], restart: { backoffInitialMs: 5 } });
+  await sys.start();
+  await sys.spawn('a', 'echo', undefined, { pool: 'x' });
+  const crashed = new Promise((r) => sys.once('crashed', r));
+  void sys.request('a', { t: 'echo.crash' }).catch(() => {});
+  await crashed;
+  await new Promise((r) => setTimeout(r, 15)); // the replacement is booting now
+  await sys.shutdown({ drainTimeoutMs: 500 });
+  const slot = sys.pool('x').slots[0]!;
+  for (let i = 0; i < 100 && slot.handle?.state !== 'exited'; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(slot.handle?.state, 'exited', 'the replacement worker ended');
+  assert.equal(slot.state, 'stopped');
+});
