@@ -23,6 +23,9 @@ import { wsBehavior, type LiveSession, type SessionDefaults } from './frontdoor/
 import { VISION_PATH, issueVisionToken, visionRoutes, type VisionService } from './frontdoor/vision-route.js';
 import { originUrl, resolveOrigin } from './frontdoor/origin.js';
 import { ToolCache } from './mcp/tool-cache.js';
+import { startPools } from './pools/pools.js';
+import { providersStatus } from '../providers/pool/status.js';
+import type { PolicyInput } from '../providers/pool/state.js';
 import { Pacer } from './pacer/pacer.js';
 import { Spawner } from '../runtime/spawner.js';
 import { realClock } from '../runtime/clock.js';
@@ -84,7 +87,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     instances: Object.fromEntries(config.pipeline.vllm.map((n) => [n, config.providers.vllm[n]])),
     chain: [...config.pipeline.vllm],
   };
-  system.addPool({ name: 'think', size: config.workers.think, modules: [mod('think/module')], data: { llm: llm.instances, chain: llm.chain, vllm: vllm.instances, vllmChain: vllm.chain } });
+  system.addPool({
+    name: 'think',
+    size: config.workers.think,
+    modules: [mod('think/module')],
+    data: { llm: llm.instances, chain: llm.chain, vllm: vllm.instances, vllmChain: vllm.chain, hedgeMs: config.pools.llm.hedge_ms },
+  });
   const tts = providerSlice('tts');
   system.addPool({ name: 'speak', size: config.workers.speak, modules: [mod('speak/module')], data: { tts: tts.instances, chain: tts.chain, spawner: spawner.address } });
   system.on('restarted', (x: { actors: string[] }) => {
@@ -106,6 +114,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   system.on('crashed', (x: { pool: string; slot: string; error: { message: string } }) => log.error({ pool: x.pool, slot: x.slot }, `worker crashed: ${x.error.message}`));
   system.on('escalated', (x: { pool: string; slot: string; error: { message: string } }) => log.fatal({ pool: x.pool, slot: x.slot }, `worker gave up: ${x.error.message}`));
   await system.start();
+  const poolState = await startPools(system, { providers: poolPolicies(config), leaseMs: config.pools.lease_ms, log });
   // One shared vision actor per think worker, answering camera uploads in turn.
   const visionActors = await Promise.all(
     system.pool('think').slots.map(async (slot, i) => {
@@ -216,6 +225,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       return down.length ? { ready: false, why: down.join(', ') } : { ready: true };
     },
     status,
+    providers: () => providersStatus(poolState),
     sessions: () =>
       Promise.all(
         [...sessions.values()].map((s) =>
@@ -284,6 +294,25 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   };
 
   return { wsPort, httpPort, system, log, store, devices, sessions, status, stop };
+}
+
+/** Per-provider pool limits from each instance's optional `pool:` block, keyed `<stage>.<name>`. */
+function poolPolicies(config: Config): Record<string, PolicyInput> {
+  const out: Record<string, PolicyInput> = {};
+  for (const stage of ['llm', 'asr', 'tts'] as const) {
+    for (const [name, inst] of Object.entries(config.providers[stage])) {
+      const p = (inst as { pool?: Record<string, any> }).pool;
+      if (!p) continue;
+      out[`${stage}.${name}`] = {
+        maxConcurrency: p['max_concurrency'] ?? null,
+        ...(p['max_queue'] !== undefined ? { maxQueue: p['max_queue'] } : {}),
+        ...(p['queue_timeout_ms'] !== undefined ? { queueTimeoutMs: p['queue_timeout_ms'] } : {}),
+        ...(p['breaker'] ? { breaker: { ...(p['breaker'].failures !== undefined ? { failures: p['breaker'].failures } : {}), ...(p['breaker'].cooldown_ms !== undefined ? { cooldownMs: p['breaker'].cooldown_ms } : {}) } } : {}),
+        ...(p['probe_interval_ms'] !== undefined ? { probeIntervalMs: p['probe_interval_ms'] } : {}),
+      };
+    }
+  }
+  return out;
 }
 
 function mb(n: number): number {

@@ -157,6 +157,19 @@ const log = z.strictObject({
   console: z.preprocess(boolean, z.literal([true, false, 'pretty', 'json'])).default(true),
 });
 
+/** Per chain (the chains themselves are `pipeline.*`); per-provider limits sit in each instance's `pool:`. */
+const chainPool = z.strictObject({
+  /** Start the next provider if the first has produced nothing after this long, ms; 0 = off. */
+  hedge_ms: int(0, 60_000).default(0),
+});
+const pools = z.strictObject({
+  llm: chainPool.prefault({}),
+  asr: chainPool.prefault({}),
+  tts: chainPool.prefault({}),
+  /** A permit not returned after this long is taken back (a hung or vanished holder), ms. */
+  lease_ms: int(1000, 3_600_000).default(600_000),
+});
+
 const dialogue = z.strictObject({
   /**
    * Texts a device sends in `listen detect` that mean "wake up" rather than a typed question
@@ -182,6 +195,7 @@ export const configSchema = z.strictObject({
   pipeline: pipeline.prefault({}),
   roles: z.record(z.string().min(1), role).default({ default: { prompt: DEFAULT_PROMPT, voice: null, language: null, tools: [] } }),
   devices: z.record(z.string().min(1), device).default({}),
+  pools: pools.prefault({}),
   dialogue: dialogue.prefault({}),
   store: store.prefault({}),
   log: log.prefault({}),

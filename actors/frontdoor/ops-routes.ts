@@ -11,6 +11,8 @@ export interface OpsDeps {
   status(): Record<string, unknown>;
   /** One entry per live session (asks each session actor). */
   sessions(): Promise<unknown[]>;
+  /** Provider pools: breaker state, in flight, queued, last error, latency. */
+  providers(): Promise<unknown>;
 }
 
 export function opsRoutes(app: TemplatedApp, deps: OpsDeps): void {
@@ -20,6 +22,13 @@ export function opsRoutes(app: TemplatedApp, deps: OpsDeps): void {
     replyTo(res).json(r.ready ? 200 : 503, r.ready ? { status: 'ready' } : { status: 'not-ready', why: r.why });
   });
   app.get('/status', (res) => replyTo(res).json(200, deps.status(), { 'Cache-Control': 'no-store' }));
+  app.get('/status/providers', (res) => {
+    const reply = replyTo(res);
+    deps.providers().then(
+      (st) => reply.json(200, st, { 'Cache-Control': 'no-store' }),
+      (e) => reply.error(e),
+    );
+  });
   app.get('/status/sessions', (res) => {
     const reply = replyTo(res);
     deps.sessions().then(

@@ -22,4 +22,14 @@ export const MCP = defineErrors({
   XZ_ERR_MCP_UNKNOWN_TOOL: { category: 'invalid-request', retryable: false, message: 'no such device tool' },
   // Arguments that are not a JSON object, or an IoT call missing a parameter the device needs.
   XZ_ERR_MCP_BAD_ARGUMENTS: { category: 'invalid-request', retryable: false, message: 'invalid tool arguments' },
+
+  // External MCP servers (actors/mcp/external/). A call reached a server that is not connected
+  // right now (starting, or waiting to restart): it should be back soon, so retryable.
+  XZ_ERR_MCP_SERVER_DOWN: { category: 'unavailable', retryable: true, message: 'external MCP server is not connected' },
+  // One attempt to start, connect to, initialize or list an external server failed; it is retried.
+  XZ_ERR_MCP_CONNECT_FAILED: { category: 'connectivity', retryable: true, message: 'external MCP server could not be reached' },
+  // A stdio MCP server's process exited while it was serving; it is restarted.
+  XZ_ERR_MCP_SERVER_EXITED: { category: 'upstream', retryable: true, message: 'external MCP server process exited' },
+  // The server failed more often than its restart budget allows: nobody retries until the next boot.
+  XZ_ERR_MCP_GAVE_UP: { category: 'unavailable', retryable: false, message: 'external MCP server was given up after repeated failures' },
 });

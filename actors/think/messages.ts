@@ -39,4 +39,6 @@ export interface ThinkBoot {
   chain: string[];
   vllm: Record<string, { type: string; [k: string]: unknown }>;
   vllmChain: string[];
+  /** Start the next model of the chain if the first has said nothing after this long (0 = off). */
+  hedgeMs: number;
 }

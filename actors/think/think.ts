@@ -16,13 +16,16 @@ import { streamReply } from './reply.js';
 import { visionActor } from './vision.js';
 import type { VllmProvider } from '../../providers/contracts/vllm.js';
 import { createVllm } from '../../providers/vllm/registry.js';
+import { pooledLlm } from '../../providers/pool/llm.js';
+import { PoolStateClient } from '../pools/client.js';
+import { realClock } from '../../runtime/clock.js';
 
 /** Rounds of tool calls before the model must answer in plain words. */
 const MAX_TOOL_ROUNDS = 3;
 /** A device tool may take a while (the firmware runs it on its main task); PY allows 30 s. */
 const TOOL_TIMEOUT_MS = 30_000;
 
-let boot: ThinkBoot = { llm: {}, chain: [], vllm: {}, vllmChain: [] };
+let boot: ThinkBoot = { llm: {}, chain: [], vllm: {}, vllmChain: [], hedgeMs: 0 };
 const providers = new Map<string, Promise<LlmProvider>>();
 let vllmProvider: Promise<VllmProvider | undefined> | undefined;
 
@@ -35,10 +38,9 @@ function visionProvider(): Promise<VllmProvider | undefined> {
   return vllmProvider;
 }
 
-function provider(): Promise<LlmProvider> {
-  const name = boot.chain[0];
-  const cfg = name === undefined ? undefined : boot.llm[name];
-  if (!name || !cfg) return Promise.reject(new Error('no language model configured (pipeline.llm is empty)'));
+function vendor(name: string): Promise<LlmProvider> {
+  const cfg = boot.llm[name];
+  if (!cfg) return Promise.reject(new Error(`language model "${name}" is not configured`));
   let p = providers.get(name);
   if (!p) {
     p = createLlm(name, cfg);
@@ -48,9 +50,38 @@ function provider(): Promise<LlmProvider> {
   return p;
 }
 
-const think = defineActor<ThinkInit, ThinkInit, ThinkIn>({
+/** The first model of the chain, unpooled: for the vision fallback's one-off explanation. */
+function provider(): Promise<LlmProvider> {
+  const name = boot.chain[0];
+  if (!name) return Promise.reject(new Error('no language model configured (pipeline.llm is empty)'));
+  return vendor(name);
+}
+
+/**
+ * The chain behind the pool adapter: failover, breaker, quotas and hedging, with their state
+ * owned by the main thread's `pools` actor so limits hold across every think worker.
+ */
+async function pooled(client: PoolStateClient, holder: string): Promise<LlmProvider> {
+  const chain: { key: string; provider: LlmProvider }[] = [];
+  for (const name of boot.chain) {
+    try {
+      chain.push({ key: `llm.${name}`, provider: await vendor(name) });
+    } catch {
+      // A model whose config is broken is left out; the others still answer (the error was logged at boot).
+    }
+  }
+  if (chain.length === 0) throw new Error('no usable language model (pipeline.llm)');
+  return pooledLlm({ id: 'llm', chain, state: client, clock: realClock, hedgeMs: boot.hedgeMs, holder });
+}
+
+interface State extends ThinkInit {
+  llm: Promise<LlmProvider> | undefined;
+  client: PoolStateClient;
+}
+
+const think = defineActor<State, ThinkInit, ThinkIn>({
   mailbox: { capacity: 8, overflow: 'drop-oldest' },
-  start: (_ctx, init) => init,
+  start: (ctx, init) => ({ ...init, llm: undefined, client: new PoolStateClient(ctx) }),
   async receive(init, m, env, ctx, signal) {
     switch (m.t) {
       case 'think.respond': {
@@ -58,7 +89,9 @@ const think = defineActor<ThinkInit, ThinkInit, ThinkIn>({
           if (!signal.aborted) ctx.send(init.sessionAddr, msg, { turn: env.turn });
         };
         try {
-          const llm = await provider();
+          init.llm ??= pooled(init.client, ctx.self);
+          init.llm.catch(() => (init.llm = undefined));
+          const llm = await init.llm;
           const r = await streamReply({
             llm,
             messages: m.messages,

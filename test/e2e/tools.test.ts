@@ -85,3 +85,34 @@ test('abort mid-answer closes the model stream at once', { ...T, skip }, async (
   assert.ok(stop.at - abortAt < 60, 'tts stop right after the abort');
   dev.close();
 });
+
+test('the model chain fails over through the pool and the status route shows it', { ...T, skip }, async (t) => {
+  const primary = await startFakeOpenAI({ apiKey: 'sk-a' });
+  const backup = await startFakeOpenAI({ apiKey: 'sk-b' });
+  t.after(() => Promise.all([primary.close(), backup.close()]));
+  primary.script({ fault: { kind: 'status', status: 500 } });
+  backup.script({ text: 'The backup model answers.' });
+  const server = await startTestServer(t, {
+    auth: { mode: 'off' },
+    providers: {
+      llm: {
+        a: { type: 'openai', base_url: primary.url, model: 'm', api_key: 'sk-a', pool: { breaker: { failures: 1, cooldown_ms: 60000 } } },
+        b: { type: 'openai', base_url: backup.url, model: 'm', api_key: 'sk-b' },
+      },
+    },
+    pipeline: { llm: ['a', 'b'] },
+  });
+  const dev = await TestDevice.connect(server.wsUrl, { headers: deviceHeaders() });
+  const hello = await dev.hello({ features: {} });
+  dev.sendJson({ session_id: hello['session_id'], type: 'listen', state: 'detect', text: 'are you there' });
+  const from = 0;
+  const sentence = await dev.next((r) => r.kind === 'json' && r.value['state'] === 'sentence_start', 20_000, from);
+  assert.equal((sentence as { value: Record<string, unknown> }).value['text'], 'The backup model answers.');
+  assert.equal(primary.streams, 1);
+  assert.equal(backup.streams, 1);
+  const st = (await (await fetch(`${server.httpUrl}/status/providers`)).json()) as { providers: { provider: string; breaker: string; lastError: { code: string } | null }[] };
+  const a = st.providers.find((p) => p.provider === 'llm.a');
+  assert.equal(a?.lastError?.code, 'XZ_ERR_VENDOR_UPSTREAM');
+  assert.equal(a?.breaker, 'open', JSON.stringify(st));
+  dev.close();
+});
