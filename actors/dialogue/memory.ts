@@ -111,6 +111,7 @@ export class DeviceMemory {
     const through = fresh[fresh.length - 1]!.seq;
     let text: string;
     try {
+      opts.signal?.throwIfAborted();
       text = cleanSummary(await complete(summaryPrompt(rec.summary, fresh, opts.language ?? null), opts.signal), this.#maxSummary);
       if (text === '') throw new Error('the model returned an empty summary');
     } catch (error) {

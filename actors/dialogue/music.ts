@@ -159,7 +159,9 @@ export class MusicLibrary {
       }
     };
     await walk(this.dir, 0);
-    out.sort((a, b) => a.title.localeCompare(b.title) || a.path.localeCompare(b.path));
+    // Code-point order, not localeCompare: the same on every host whatever its locale.
+    const key = (t: Track) => `${t.title.toLowerCase()}\u0000${t.path}`;
+    out.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
     this.#tracks = out;
     this.#scannedAt = this.#now();
     return out;
