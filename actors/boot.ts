@@ -31,6 +31,11 @@ import { Spawner } from '../runtime/spawner.js';
 import { realClock } from '../runtime/clock.js';
 import type { FramingVersion } from './frontdoor/framing.js';
 import type { SessionInfo } from './session/messages.js';
+import type { DialogueShared } from './session/session.js';
+import { ActivationPrompter, IntentMatcher } from './dialogue/intents.js';
+import { DeviceMemory } from './dialogue/memory.js';
+import { rolesFrom } from './dialogue/roles.js';
+import type { DialogueSettings, ToolsSettings } from '../config/dialogue.js';
 // Error codes that worker modules raise, registered here too so logs and replies on the main
 // thread name them exactly.
 import './codec/errors.js';
@@ -135,7 +140,21 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
   const sessions = new Map<string, LiveSession>();
   const pacer = new Pacer({ frameMs: config.audio.frame_ms, leadFrames: config.audio.lead_frames, clock: realClock });
-  const role = config.roles['default'];
+  if (config.tools.music.dir) log.warn('tools.music.dir is set, but music playback is not implemented yet: no play_music tool');
+  const activationPrompter = new ActivationPrompter({ clock: realClock, template: config.dialogue.activation_prompt });
+  const dialogue: DialogueShared = {
+    settings: config.dialogue as DialogueSettings,
+    tools: { ...(config.tools as ToolsSettings), music: { dir: null } },
+    roles: rolesFrom(config.roles),
+    devices: config.devices,
+    memory: config.dialogue.memory.enabled ? new DeviceMemory(store, { recentTurns: config.dialogue.memory.recent_turns }) : undefined,
+    intents: new IntentMatcher(config.dialogue.exit_phrases),
+    activation: async (deviceId, clientId) => {
+      if (!config.activation.enabled || (await devices.isBound(deviceId))) return { bound: true };
+      const offer = await devices.offerActivation(deviceId, clientId);
+      return { bound: false, text: activationPrompter.due(deviceId, offer.code) };
+    },
+  };
   const sessionDefaults: SessionDefaults = {
     system,
     pacer,
@@ -144,9 +163,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       vad: { threshold: config.vad.threshold, min_speech_ms: config.vad.min_speech_ms, end_silence_ms: config.vad.end_silence_ms },
     },
     startGapMs: config.audio.start_gap_ms,
-    prompt: role?.prompt ?? '',
-    voice: { name: role?.voice ?? null, language: role?.language ?? null },
-    wakeWords: config.dialogue.wake_words,
+    dialogue,
     toolCache: new ToolCache(store),
   };
   const loop = new LoopDelayMonitor();

@@ -9,6 +9,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { dialogueShape, toolsSchema } from './dialogue.js';
 
 // A `${VAR}` can only produce a string, so numbers and booleans written that way (e.g.
 // `ws_port: ${PORT}`) are accepted in their canonical text form.
@@ -170,13 +171,7 @@ const pools = z.strictObject({
   lease_ms: int(1000, 3_600_000).default(600_000),
 });
 
-const dialogue = z.strictObject({
-  /**
-   * Texts a device sends in `listen detect` that mean "wake up" rather than a typed question
-   * (compared without punctuation, spaces or case).
-   */
-  wake_words: z.array(z.string().min(1)).default(['你好小智', '小智', '你好小志', 'hello xiaozhi', 'hi xiaozhi']),
-});
+const dialogue = z.strictObject({ ...dialogueShape });
 
 const shutdown = z.strictObject({
   /** How long live sessions get to finish before sockets are closed. */
@@ -197,6 +192,7 @@ export const configSchema = z.strictObject({
   devices: z.record(z.string().min(1), device).default({}),
   pools: pools.prefault({}),
   dialogue: dialogue.prefault({}),
+  tools: toolsSchema.prefault({}),
   store: store.prefault({}),
   log: log.prefault({}),
   shutdown: shutdown.prefault({}),

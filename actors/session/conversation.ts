@@ -25,12 +25,17 @@ import type { ToolRegistry } from '../tools/registry.js';
 import type { ToolResult } from '../think/messages.js';
 import type { ToolCall } from '../../providers/contracts/llm.js';
 import { toWire } from '../../runtime/errors.js';
+import { History } from '../dialogue/history.js';
+import { IdlePolicy, WakeGate, type IntentMatcher } from '../dialogue/intents.js';
+import { memoryMessages, type DeviceMemory } from '../dialogue/memory.js';
+import { renderSystemPrompt } from '../dialogue/prompt.js';
+import { toolAllowed, type DeviceProfile, type Role } from '../dialogue/roles.js';
+import type { DialogueSettings } from '../../config/dialogue.js';
 
 /** `tts stop` goes this long after the playout end: inside the −100…+300 ms window, with margin for jitter. */
 const STOP_AFTER_PLAYOUT_MS = 80;
 /** Messages kept while the worker actors start (≈ 2 s of uplink audio plus control). */
 const MAX_PENDING = 48;
-const HISTORY_TURNS = 10;
 
 export interface ConversationDeps {
   sessionId: string;
@@ -42,16 +47,30 @@ export interface ConversationDeps {
   clock: Clock;
   crew: CrewSettings;
   startGapMs: number;
-  prompt: string;
-  voice: { name: string | null; language: string | null };
-  wakeWords: readonly string[];
   deviceId: string;
   tools: ToolRegistry;
+  dialogue: DialogueDeps;
   view(): DeviceView;
   apply(ev: DeviceEvent): void;
 }
 
+/** The dialogue policy a conversation follows (actors/dialogue), shared by all sessions. */
+export interface DialogueDeps {
+  settings: DialogueSettings;
+  roles: ReadonlyMap<string, Role>;
+  profile: DeviceProfile;
+  memory: DeviceMemory | undefined;
+  intents: IntentMatcher;
+  /**
+   * Whether the device may talk: bound (or activation off), or not — then `text` is its code to
+   * speak, at most once a minute (undefined in between).
+   */
+  activation(): Promise<{ bound: true } | { bound: false; text: string | undefined }>;
+}
+
 interface Reply {
+  /** Close the session once this reply has played (exit phrase, end_conversation, idle farewell). */
+  closeAfter: boolean;
   turn: number;
   record: TurnRecord;
   /** Sentences announced by the think actor, by index. */
@@ -76,13 +95,71 @@ export class Conversation {
   #mode: ListenMode = 'auto';
   #listening = false;
   #reply: Reply | undefined;
-  #history: ChatMessage[] = [];
+  readonly #history: History;
+  readonly #wake: WakeGate;
+  readonly #idle: IdlePolicy;
+  #role: Role;
+  #memorySummary = '';
+  #closeAfterReply = false;
+  #voice: { name: string | null; language: string | null };
   #seq = 0;
   readonly records: TurnRecord[] = [];
   turns = 0;
 
   constructor(d: ConversationDeps) {
     this.#d = d;
+    const ds = d.dialogue.settings;
+    this.#role = d.dialogue.profile.role;
+    this.#voice = { name: d.dialogue.profile.voice ?? this.#role.voice, language: d.dialogue.profile.language ?? this.#role.language };
+    this.#history = new History({ budgetTokens: ds.history_tokens });
+    this.#wake = new WakeGate({ wakeWords: ds.wake_words, greeting: ds.greeting, tailMs: ds.wake_tail_ms, clock: d.clock });
+    this.#idle = new IdlePolicy({
+      clock: d.clock,
+      farewellMs: ds.idle_farewell_s * 1000,
+      closeMs: ds.idle_close_s * 1000,
+      onAction: (a) => {
+        if (a === 'farewell') this.#startReply(ds.farewell_prompt, d.clock.now(), undefined, { closeAfter: true, remember: false, showText: false });
+        else d.link.close(1000, 'idle');
+      },
+    });
+  }
+
+  get role(): Role {
+    return this.#role;
+  }
+
+  /** After the hello: load the device's memory and start watching for idleness. */
+  started(): void {
+    const d = this.#d;
+    if (d.dialogue.settings.idle_farewell_s > 0) this.#idle.start();
+    const memory = d.dialogue.memory;
+    if (!memory) return;
+    memory.load(d.deviceId).then(
+      (rec) => {
+        this.#memorySummary = rec.summary;
+        if (this.#history.length === 0) this.#history.seed(memoryMessages(rec));
+      },
+      (e: unknown) => d.log.warn({ err: e }, 'could not load the device memory'),
+    );
+  }
+
+  /** The model asked to end the conversation: close once this reply has played. */
+  endAfterReply(): void {
+    this.#closeAfterReply = true;
+  }
+
+  setVoice(name: string): void {
+    this.#voice = { ...this.#voice, name };
+  }
+
+  get voice(): string | null {
+    return this.#voice.name;
+  }
+
+  switchRole(role: Role): void {
+    this.#role = role;
+    this.#voice = { name: role.voice ?? this.#voice.name, language: role.language ?? this.#voice.language };
+    this.#d.log.info({ role: role.name }, 'role switched');
   }
 
   get replying(): boolean {
@@ -96,6 +173,7 @@ export class Conversation {
     this.#listening = true;
     this.#ensureCrew();
     this.#toCrew('listen', { t: 'listen.start', mode }, 'system');
+    this.#promptActivation();
   }
 
   listenStop(): void {
@@ -105,16 +183,18 @@ export class Conversation {
     this.#toCrew('listen', { t: 'listen.stop', untilSeq: this.#seq }, 'stream');
   }
 
-  /** `listen detect`: a wake word wakes the session; any other text is a typed user turn. */
+  /** `listen detect`: a wake word wakes the session (greeting); any other text is a typed user turn. */
   detect(text: string): void {
-    const plain = text.replace(/[\p{P}\s]/gu, '').toLowerCase();
-    if (this.#d.wakeWords.some((w) => w.replace(/[\p{P}\s]/gu, '').toLowerCase() === plain)) {
+    this.#ensureCrew();
+    const out = this.#wake.detect(text);
+    if (out.kind === 'empty') return;
+    this.#idle.activity('speech');
+    if (out.kind === 'wake') {
       this.#d.log.info({ wake: text }, 'wake word');
+      if (out.greeting) this.#say(out.greeting);
       return;
     }
-    if (plain === '') return;
-    this.#ensureCrew();
-    this.#startReply(text, this.#d.clock.now(), undefined);
+    void this.#ifBound(() => this.#startReply(out.text, this.#d.clock.now(), undefined));
   }
 
   audio(opus: Uint8Array): void {
@@ -132,6 +212,8 @@ export class Conversation {
   handle(m: SessionIn): void {
     switch (m.t) {
       case 'session.speech-started':
+        if (this.#wake.ignoreSpeech()) return;
+        this.#idle.activity('speech');
         if (m.bargeIn && this.replying && this.#mode === 'realtime') {
           this.#d.log.info('barge-in: user speech over the reply');
           this.#interrupt('barge-in');
@@ -152,7 +234,7 @@ export class Conversation {
       case 'session.reply-sentence':
         return this.#sentence(m.text, m.index, m.emotion);
       case 'session.reply-done':
-        return this.#replyDone(m.text, m.sentences, m.emotion, m.firstTextMs, m.error);
+        return this.#replyDone(m.text, m.sentences, m.emotion, m.firstTextMs, m.error, undefined, !this.#reply?.closeAfter);
       case 'session.frames':
         return this.#frames(m.frames, m.sentence, m.last);
       case 'session.speak-failed':
@@ -177,34 +259,102 @@ export class Conversation {
   /** The session is over: stop everything and free the worker actors. */
   async end(): Promise<void> {
     this.#interrupt('session ended');
+    this.#idle.stop();
     const crew = this.#crew;
     this.#crew = undefined;
     this.#crewState = 'failed';
-    if (crew) await killCrew(this.#d.system, crew);
+    if (!crew) return;
+    const d = this.#d;
+    const memory = d.dialogue.memory;
+    if (memory && this.turns > 0) {
+      // The summary is written by the model at the end of the session, in the background: the
+      // session's think actor lives until it is done.
+      const complete = (messages: ChatMessage[]) =>
+        d.system.request<string>(crew.think, { t: 'think.complete', messages }, { session: d.sessionId, lane: 'system', timeoutMs: 15_000 });
+      void memory
+        .summarize(d.deviceId, complete, { language: d.dialogue.profile.language ?? this.#role.language })
+        .catch((e: unknown) => d.log.warn({ err: e }, 'memory summary failed'))
+        .finally(() => void killCrew(d.system, crew));
+      return;
+    }
+    await killCrew(d.system, crew);
   }
 
   // ── turn flow ──────────────────────────────────────────────────────────────────────────
 
   #heard(text: string, asrMs: number | undefined): void {
-    const now = this.#d.clock.now();
-    if (text.trim() === '') {
-      this.#d.log.info('empty transcript: listening again');
+    const d = this.#d;
+    const now = d.clock.now();
+    if (this.#wake.ignoreSpeech(now - (asrMs ?? 0))) {
+      d.log.info('speech right after the wake word: ignored as its tail');
       return;
     }
-    this.#startReply(text, now - (asrMs ?? 0), asrMs);
+    const intent = d.dialogue.intents.classify(text);
+    if (intent === 'empty') {
+      d.log.info('empty transcript: listening again');
+      return;
+    }
+    if (intent === 'exit') {
+      d.log.info({ text }, 'exit phrase: saying goodbye');
+      d.link.sendJson({ session_id: d.sessionId, type: 'stt', text });
+      this.#startReply(d.dialogue.settings.farewell_prompt, now, asrMs, { closeAfter: true, remember: false, showText: false });
+      return;
+    }
+    void this.#ifBound(() => this.#startReply(text, now - (asrMs ?? 0), asrMs));
   }
 
-  #startReply(text: string, speechEndAt: number, asrMs: number | undefined): void {
+  /** Runs `fn` for a bound device; an unbound one hears its activation code instead. */
+  async #ifBound(fn: () => void): Promise<void> {
+    const a = await this.#d.dialogue.activation().catch((): { bound: true } => ({ bound: true }));
+    if (a.bound) return fn();
+    if (a.text !== undefined) this.#say(a.text);
+    else this.#d.log.info('unbound device: conversation ignored until it is activated');
+  }
+
+  #promptActivation(): void {
+    void this.#d.dialogue.activation().then(
+      (a) => !a.bound && a.text !== undefined && this.#say(a.text),
+      () => {},
+    );
+  }
+
+  /** Speaks a fixed text (greeting, activation code) without the model. */
+  #say(text: string): void {
+    const turn = this.#beginTurn(text, this.#d.clock.now(), undefined, { closeAfter: false, sendStt: false });
+    this.#sentence(text, 0, undefined);
+    this.#replyDone(text, 1, undefined, undefined, undefined, turn, false);
+  }
+
+  #startReply(text: string, speechEndAt: number, asrMs: number | undefined, opts: { closeAfter?: boolean; remember?: boolean; showText?: boolean } = {}): void {
+    const d = this.#d;
+    this.#beginTurn(text, speechEndAt, asrMs, { closeAfter: opts.closeAfter ?? false, sendStt: opts.showText ?? true });
+    const system = renderSystemPrompt({
+      assistantName: d.dialogue.settings.assistant_name,
+      language: d.dialogue.profile.language ?? this.#role.language,
+      timezone: d.dialogue.settings.timezone ?? undefined,
+      now: Date.now(),
+      roleName: this.#role.name,
+      rolePrompt: this.#role.prompt,
+      memory: this.#memorySummary,
+    }).text;
+    const messages: ChatMessage[] = [{ role: 'system', content: system }, ...this.#history.messages, { role: 'user', content: text }];
+    if (opts.remember ?? true) this.#history.addUser(text);
+    const tools = d.tools.definitions((t) => toolAllowed(this.#role, t));
+    this.#toCrew('think', { t: 'think.respond', messages, ...(tools.length ? { tools } : {}) }, 'data');
+  }
+
+  /** Opens a reply turn: interrupts any reply in progress, stt + tts start, the pacer stream. */
+  #beginTurn(text: string, speechEndAt: number, asrMs: number | undefined, opts: { closeAfter: boolean; sendStt: boolean }): number {
     if (this.replying) this.#interrupt('new utterance');
     const d = this.#d;
     const turn = this.#newTurn();
     const now = d.clock.now();
     const record: TurnRecord = { turn, text, reply: '', interrupted: false, speechEndAt, ...(asrMs !== undefined ? { asrFinalMs: asrMs } : {}) };
-    const reply: Reply = { turn, record, texts: new Map(), shown: new Set(), finished: new Set(), sentences: undefined, emotionSent: false, ended: false, stopTimer: undefined, spoken: [] };
+    const reply: Reply = { closeAfter: opts.closeAfter, turn, record, texts: new Map(), shown: new Set(), finished: new Set(), sentences: undefined, emotionSent: false, ended: false, stopTimer: undefined, spoken: [] };
     this.#reply = reply;
     this.turns++;
     d.link.cork(() => {
-      d.link.sendJson({ session_id: d.sessionId, type: 'stt', text });
+      if (opts.sendStt) d.link.sendJson({ session_id: d.sessionId, type: 'stt', text });
       d.link.sendJson({ session_id: d.sessionId, type: 'tts', state: 'start' });
     });
     record.ttsStartMs = now - speechEndAt;
@@ -218,10 +368,7 @@ export class Conversation {
         );
       },
     });
-    const messages: ChatMessage[] = [{ role: 'system', content: d.prompt }, ...this.#history, { role: 'user', content: text }];
-    this.#history.push({ role: 'user', content: text });
-    const tools = d.tools.definitions();
-    this.#toCrew('think', { t: 'think.respond', messages, ...(tools.length ? { tools } : {}) }, 'data');
+    return turn;
   }
 
   /** A tool call of the model, run here (device MCP and server functions live on this thread). */
@@ -229,8 +376,13 @@ export class Conversation {
     const d = this.#d;
     const started = d.clock.now();
     try {
+      // The model may call a tool it was not offered: the role's allow-list holds either way.
+      if (!d.tools.definitions((t) => t.definition.name === call.name && toolAllowed(this.#role, t)).length) {
+        return { text: `error: tool ${call.name} is not available to this role`, isError: true };
+      }
       const r = await d.tools.call(call.name, call.argsJson, { sessionId: d.sessionId, deviceId: d.deviceId, signal });
       d.log.info({ tool: call.name, ms: Math.round(d.clock.now() - started), isError: r.isError }, 'tool call');
+      if (!signal.aborted) this.#history.addToolRound([call], [{ id: call.id, text: r.text }]);
       return r;
     } catch (e) {
       const w = toWire(e);
@@ -250,19 +402,24 @@ export class Conversation {
     }
     r.texts.set(index, text);
     r.spoken.push(text);
-    this.#toCrew('speak', { t: 'speak.say', text, sentence: index, voice: d.voice }, 'data');
+    this.#toCrew('speak', { t: 'speak.say', text, sentence: index, voice: this.#voice }, 'data');
   }
 
-  #replyDone(text: string, sentences: number, emotion: string | undefined, firstTextMs: number | undefined, error: { code: string; message: string } | undefined): void {
+  #replyDone(text: string, sentences: number, emotion: string | undefined, firstTextMs: number | undefined, error: { code: string; message: string } | undefined, _turn?: number, remember = true): void {
     const r = this.#reply;
     if (!r || r.ended) return;
-    if (error) this.#d.log.warn({ code: error.code }, `language model failed: ${error.message}`);
+    const d = this.#d;
+    if (error) d.log.warn({ code: error.code }, `language model failed: ${error.message}`);
     if (firstTextMs !== undefined) r.record.firstTextMs = (r.record.ttsStartMs ?? 0) + firstTextMs;
     r.record.reply = text;
     r.sentences = sentences;
     if (!r.emotionSent && emotion) r.emotionSent = true;
-    this.#history.push({ role: 'assistant', content: text });
-    this.#trimHistory();
+    if (this.#closeAfterReply) r.closeAfter = true;
+    if (remember && r.texts.size > 0 && !r.closeAfter) {
+      this.#history.addAssistant(text);
+      const exchange = this.#history.lastExchange();
+      if (exchange && d.dialogue.memory) d.dialogue.memory.saveTurn(d.deviceId, exchange).catch((e: unknown) => d.log.warn({ err: e }, 'could not save the turn to memory'));
+    }
     this.#maybeEnd(r);
   }
 
@@ -275,7 +432,10 @@ export class Conversation {
       const text = r.texts.get(sentence);
       if (text !== undefined) d.pacer.pushText(d.sessionId, r.turn, JSON.stringify({ session_id: d.sessionId, type: 'tts', state: 'sentence_start', text }));
     }
-    if (frames.length) d.pacer.pushFrames(d.sessionId, r.turn, frames);
+    if (frames.length) {
+      d.pacer.pushFrames(d.sessionId, r.turn, frames);
+      this.#idle.activity('audio');
+    }
     if (last) {
       r.finished.add(sentence);
       this.#maybeEnd(r);
@@ -301,6 +461,10 @@ export class Conversation {
     r.record.ttsStopMs = this.#d.clock.now() - r.record.speechEndAt;
     this.#remember(r.record);
     this.#d.pacer.cancel(this.#d.sessionId);
+    if (r.closeAfter) {
+      this.#d.log.info('goodbye said: closing');
+      this.#d.link.close(1000, 'goodbye');
+    }
   }
 
   #interrupt(why: string): void {
@@ -310,10 +474,7 @@ export class Conversation {
     r.stopTimer?.cancel();
     r.record.interrupted = true;
     // What the user heard ends here; the full text would put words in the model's mouth.
-    const last = this.#history[this.#history.length - 1];
-    const heard = r.spoken.filter((_, i) => r.shown.has(i)).join(' ');
-    if (last?.role === 'assistant') this.#history[this.#history.length - 1] = { role: 'assistant', content: heard };
-    else if (heard) this.#history.push({ role: 'assistant', content: heard });
+    this.#history.interrupted(r.spoken.filter((_, i) => r.shown.has(i)));
     this.#d.pacer.cancel(this.#d.sessionId);
     this.#newTurn();
     this.#toCrew('codec', { t: 'codec.reset' }, 'system');
@@ -339,11 +500,6 @@ export class Conversation {
     if (this.records.length > 5) this.records.shift();
     const { speechEndAt: _abs, ...rel } = rec;
     this.#d.log.info({ turn: rel }, rec.interrupted ? 'turn interrupted' : 'turn');
-  }
-
-  #trimHistory(): void {
-    const max = HISTORY_TURNS * 2;
-    if (this.#history.length > max) this.#history.splice(0, this.#history.length - max);
   }
 
   // ── the worker actors ──────────────────────────────────────────────────────────────────

@@ -12,6 +12,23 @@ import { ToolRegistry, serverTools } from '../tools/registry.js';
 import { DeviceToolbox } from '../mcp/toolbox.js';
 import { syncDeviceTools } from '../mcp/registry.js';
 import type { ToolCache } from '../mcp/tool-cache.js';
+import { resolveDevice, type DeviceConfigLike, type Role } from '../dialogue/roles.js';
+import { dialogueTools } from '../dialogue/index.js';
+import type { IntentMatcher } from '../dialogue/intents.js';
+import type { DeviceMemory } from '../dialogue/memory.js';
+import type { DialogueSettings, ToolsSettings } from '../../config/dialogue.js';
+
+/** Dialogue policy shared by every session of the process. */
+export interface DialogueShared {
+  settings: DialogueSettings;
+  /** Music playback is not implemented yet: `music.dir` is ignored (boot warns). */
+  tools: ToolsSettings;
+  roles: ReadonlyMap<string, Role>;
+  devices: Readonly<Record<string, DeviceConfigLike>>;
+  memory: DeviceMemory | undefined;
+  intents: IntentMatcher;
+  activation(deviceId: string, clientId: string | undefined): Promise<{ bound: true } | { bound: false; text: string | undefined }>;
+}
 import type { Timer } from '../../runtime/clock.js';
 import type { ActorSystem } from '../../runtime/system.js';
 import type { Pacer } from '../pacer/pacer.js';
@@ -41,10 +58,8 @@ export interface SessionInit {
   pacer: Pacer;
   crew: CrewSettings;
   startGapMs: number;
-  prompt: string;
-  voice: { name: string | null; language: string | null };
-  wakeWords: readonly string[];
   toolCache: ToolCache | undefined;
+  dialogue: DialogueShared;
   /** Where the device's camera uploads go (protocol.md §12), handed out in MCP initialize. */
   vision: { url: string; token: string } | undefined;
 }
@@ -87,8 +102,10 @@ export const session = defineActor<State, SessionInit, SessionIn>({
       earlyAudio: 0,
       unknownTypes: 0,
     } as Omit<State, 'talk' | 'tools' | 'device' | 'unsyncDeviceTools'> as State;
+    const dlg = init.dialogue;
+    const profile = resolveDevice(dlg.roles, dlg.devices, init.deviceId);
     s.tools = new ToolRegistry();
-    for (const t of serverTools()) s.tools.add(t);
+    for (const t of serverTools(dlg.settings.timezone ? { timezone: dlg.settings.timezone } : {})) s.tools.add(t);
     s.device = new DeviceToolbox({
       deviceId: init.deviceId,
       sendMcp: (payload) => init.link.sendJson({ session_id: init.sessionId, type: 'mcp', payload }) !== -1,
@@ -111,12 +128,26 @@ export const session = defineActor<State, SessionInit, SessionIn>({
       clock: ctx.clock,
       crew: init.crew,
       startGapMs: init.startGapMs,
-      prompt: init.prompt,
-      voice: init.voice,
-      wakeWords: init.wakeWords,
+      dialogue: {
+        settings: dlg.settings,
+        roles: dlg.roles,
+        profile,
+        memory: dlg.memory,
+        intents: dlg.intents,
+        activation: () => dlg.activation(init.deviceId, init.clientId),
+      },
       view: () => s.view,
       apply: (ev) => apply(s, ev),
     });
+    for (const t of dialogueTools(dlg.tools, {
+      onEnd: () => s.talk.endAfterReply(),
+      currentVoice: () => s.talk.voice,
+      onVoice: (v) => s.talk.setVoice(v.id),
+      onPlay: () => {},
+      roles: dlg.roles,
+      currentRole: () => s.talk.role.name,
+      onRole: (r) => s.talk.switchRole(r),
+    })) s.tools.add(t);
     s.helloTimer = ctx.clock.setTimer(init.helloTimeoutMs, () => ctx.send(ctx.self, { t: 'session.hello-timeout' }, { lane: 'system' }));
     return s;
   },
@@ -237,6 +268,7 @@ function onHello(s: State, msg: DeviceMessage, now: number): void {
   apply(s, { e: 'hello' });
   // Devices with an MCP server (FW ≥ 1.6.6) get initialize and a tool listing once per session.
   if (first && parsed.hello.features?.mcp) void s.device.start();
+  if (first) s.talk.started();
   if (first) {
     init.log.info(
       { framing: init.link.framing, features: parsed.hello.features, transport: parsed.hello.transport },

@@ -10,7 +10,9 @@ export type ThinkIn =
    * Answer the conversation so far; the reply belongs to the envelope's turn. With `tools`, the
    * model may call them (the session runs each call) for up to `maxToolRounds` rounds.
    */
-  { t: 'think.respond'; messages: ChatMessage[]; tools?: ToolDefinition[]; maxToolRounds?: number };
+  | { t: 'think.respond'; messages: ChatMessage[]; tools?: ToolDefinition[]; maxToolRounds?: number }
+  /** A one-shot completion (no tools, nothing spoken), answered with its text: memory summaries. */
+  | { t: 'think.complete'; messages: ChatMessage[] };
 
 /** Asked of the session (a request): run one tool call of the model. */
 export type ToolCallRequest = { t: 'session.tool-call'; call: ToolCall };

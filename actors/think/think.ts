@@ -84,6 +84,13 @@ const think = defineActor<State, ThinkInit, ThinkIn>({
   start: (ctx, init) => ({ ...init, llm: undefined, client: new PoolStateClient(ctx) }),
   async receive(init, m, env, ctx, signal) {
     switch (m.t) {
+      case 'think.complete': {
+        init.llm ??= pooled(init.client, ctx.self);
+        const llm = await init.llm;
+        let text = '';
+        for await (const d of llm.stream({ messages: m.messages, user: init.session, signal })) if (d.kind === 'text') text += d.text;
+        return text;
+      }
       case 'think.respond': {
         const out = (msg: ThinkOut) => {
           if (!signal.aborted) ctx.send(init.sessionAddr, msg, { turn: env.turn });

@@ -84,4 +84,5 @@ type DeepReadonly<T> = T extends (infer U)[] ? readonly DeepReadonly<U>[] : T ex
 export type McpServerConfig = DeepReadonly<z.output<typeof mcpServerConfigSchema>>;
 export type McpServersConfig = Readonly<Record<string, McpServerConfig>>;
 export type McpServersConfigInput = z.input<typeof mcpServersConfigSchema>;
+export type McpServerConfigInput = z.input<typeof mcpServerConfigSchema>;
 export type McpTransportKind = McpServerConfig['transport'];

@@ -4,7 +4,7 @@
  *
  *   boot:      const mcp = new ExternalMcp({ servers: config.mcp_servers, spawnClient, log });
  *              await mcp.start({ waitMs: 3000 });   // connects in parallel; never waits longer
- *   session:   syncExternalTools(registry, mcp, role.tools)   (registry.ts)
+ *   session:   syncExternalTools(registry, mcp)   (registry.ts; the role filter applies per turn)
  *   model:     registry.call('weather__get_forecast', …) ─▶ mcp.call() ─▶ server's `get_forecast`
  *   status:    mcp.snapshot()
  *   shutdown:  await mcp.close()                    // stdio servers: stdin ends, then kill
@@ -103,11 +103,11 @@ export class ExternalMcp {
     return out;
   }
 
-  /** Registry entries (source `mcp:<server>`) for the tools a role's allow-list lets through. */
-  registryTools(allow: readonly string[] | AllowPredicate): Tool[] {
-    const p = typeof allow === 'function' ? allow : allowList(allow);
+  /** Registry entries (source `mcp:<server>`), all or those an allow-list lets through. */
+  registryTools(allow?: readonly string[] | AllowPredicate): Tool[] {
+    const p = allow === undefined ? undefined : typeof allow === 'function' ? allow : allowList(allow);
     const out: Tool[] = [];
-    for (const e of this.#index.values()) if (p(e.tool)) out.push(e.registryTool);
+    for (const e of this.#index.values()) if (!p || p(e.tool)) out.push(e.registryTool);
     return out;
   }
 

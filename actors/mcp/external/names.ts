@@ -7,17 +7,20 @@
  * end in `_` (config.ts), so the first `__` always ends the server part and two servers can never
  * produce the same name. Names depend only on the server's list, so they survive restarts.
  *
- * Allow-lists: a role's `tools: [...]` entries that concern external MCP servers:
+ * Allow-lists: the project has one rule for a role's `tools: [...]`, `toolAllowed` in
+ * actors/dialogue/roles.ts (entries match a tool's name or its source, `*` is a wildcard, case
+ * does not matter, an empty list allows everything), and sessions apply it on every turn. For
+ * external tools, whose source is `mcp:<server>`, that reads:
  *
- *   mcp:*                     every tool of every external server
- *   mcp:weather               every tool of server `weather`
- *   weather__get_forecast     one tool, by the name the model sees (as in logs and the status route)
- *   mcp:weather/get_forecast  one tool, by the server's own name (immune to renaming)
+ *   mcp:*                    every tool of every external server
+ *   mcp:weather              every tool of server `weather`
+ *   weather__get_forecast    one tool, by the name the model sees (as in logs and the status route)
+ *   weather__get_*           some tools of one server
  *
- * Other entries (server functions, device tools) are ignored here. A role whose list names no
- * external server or tool gets no external tools: they can act on the world, so they are opt-in.
+ * `allowList` below is that same rule as a predicate over our tools, for pre-filtering.
  */
 import type { ToolDefinition } from '../../../providers/contracts/llm.js';
+import { toolAllowed } from '../../dialogue/roles.js';
 
 const VALID = /^[a-zA-Z0-9_-]{1,64}$/;
 const MAX = 64;
@@ -78,28 +81,16 @@ function parameters(schema: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-export type AllowPredicate = (tool: Pick<NamedTool, 'server' | 'name' | 'llmName'>) => boolean;
+export type AllowPredicate = (tool: Pick<NamedTool, 'server' | 'llmName'>) => boolean;
 
 const compiled = new WeakMap<readonly string[], AllowPredicate>();
 
-/** The rule above as a predicate; cached per list (role lists come from the frozen config). */
+/** The roles' rule (see above) as a predicate; cached per list (role lists come from the frozen config). */
 export function allowList(entries: readonly string[]): AllowPredicate {
   let p = compiled.get(entries);
   if (p) return p;
-  let all = false;
-  const servers = new Set<string>();
-  const llmNames = new Set<string>();
-  const own = new Set<string>(); // `server/name`
-  for (const e of entries) {
-    if (e === 'mcp:*') all = true;
-    else if (e.startsWith('mcp:')) {
-      const rest = e.slice(4);
-      const slash = rest.indexOf('/');
-      if (slash < 0) servers.add(rest);
-      else own.add(rest);
-    } else llmNames.add(e);
-  }
-  p = (t) => all || servers.has(t.server) || llmNames.has(t.llmName) || own.has(`${t.server}/${t.name}`);
+  const role = { tools: entries };
+  p = (t) => toolAllowed(role, { source: `mcp:${t.server}`, definition: { name: t.llmName, description: '', parameters: {} } });
   compiled.set(entries, p);
   return p;
 }

@@ -37,7 +37,7 @@ export interface ServerSnapshot {
   /** Connection attempts after the first one. */
   readonly restarts: number;
   readonly lastError: { readonly code: string; readonly message: string; readonly at: string } | null;
-  /** The stdio server's process id, while it runs. */
+  /** The stdio server's process id, while it runs (or is being connected to). */
   readonly pid: number | null;
   /** When the state last changed (ISO time). */
   readonly since: string;
@@ -121,7 +121,7 @@ export class ExternalServer {
   }
 
   snapshot(): ServerSnapshot {
-    const t = this.#live?.transport;
+    const t = (this.#live ?? this.#attempt)?.transport;
     return {
       name: this.name,
       transport: this.config.transport,
@@ -266,10 +266,11 @@ export class ExternalServer {
   }
 
   #transportError(live: Live, e: Error): void {
-    if (live !== this.#live || live.dropped) return;
+    if (live.dropped) return;
     this.#log.debug({ server: this.name, err: e.message }, 'external MCP transport error');
-    // stdio: a stray line on stdout; the process's exit is the real signal of death.
-    if (this.config.transport !== 'stdio') void this.#probe(live, e);
+    // stdio: a stray line on stdout; the process's exit is the real signal of death. During an
+    // attempt, the attempt's own outcome decides.
+    if (this.config.transport !== 'stdio' && live === this.#live) void this.#probe(live, e);
   }
 
   /** Is a network server still there? One ping decides; a dead one is reconnected. */
@@ -319,8 +320,10 @@ export class ExternalServer {
   }
 
   #record(err: XzError): void {
+    // A server that stays down fails the same way on every retry: say it once, then quietly.
+    const repeat = this.#lastError?.code === err.code && this.#lastError.message === err.message;
     this.#lastError = { code: err.code, message: err.message, at: new Date().toISOString() };
-    this.#log.warn({ server: this.name, code: err.code }, err.message);
+    this.#log[repeat ? 'debug' : 'warn']({ server: this.name, code: err.code }, err.message);
   }
 
   #connectError(err: unknown, live: Live): XzError {
@@ -328,7 +331,11 @@ export class ExternalServer {
     // A process that died during initialize says more (exit code, stderr) than "connection closed".
     if (t instanceof SpawnerStdioTransport && t.exitError) return t.exitError;
     if (err instanceof XzError) return err;
-    return new XzError(MCP.XZ_ERR_MCP_CONNECT_FAILED, `${this.name}: ${toWire(err).message}`, { cause: err });
+    // The SDK's HTTP and SSE errors carry the status as a number `code`: keep it visible (401 vs 404).
+    const code = (err as { code?: unknown }).code;
+    const status = typeof code === 'number' && code >= 100 && code <= 599 ? code : undefined;
+    const msg = `${this.name}: ${toWire(err).message}${status !== undefined ? ` (HTTP ${status})` : ''}`;
+    return new XzError(MCP.XZ_ERR_MCP_CONNECT_FAILED, msg, { cause: err, ...(status !== undefined ? { details: { status } } : {}) });
   }
 
   #downError(): XzError {

@@ -72,12 +72,14 @@ export class SpawnerStdioTransport implements Transport {
       check: false,
     });
     this.#proc = proc;
+    // Registered before the exit handler, so a process that dies at once still counts as started.
+    proc.started.then((s) => (this.#pid = s.pid), noop);
     proc.exit.then(
       (info) => this.#ended(info, undefined),
       (err: unknown) => this.#ended(undefined, err),
     );
     try {
-      this.#pid = (await proc.started).pid;
+      await proc.started;
     } catch (err) {
       const w = toWire(err);
       throw new XzError(MCP.XZ_ERR_MCP_CONNECT_FAILED, `${this.#opts.server}: cannot start ${command}: ${w.message}`, { cause: err, details: { code: w.code } });
@@ -111,6 +113,7 @@ export class SpawnerStdioTransport implements Transport {
         msg = this.#buffer.readMessage();
       } catch (err) {
         // A line that is not JSON-RPC (a server logging to stdout): skip it, keep the session.
+        // ReadBuffer has already consumed the line when it throws, so the loop moves on.
         this.onerror?.(err as Error);
         continue;
       }
@@ -120,7 +123,8 @@ export class SpawnerStdioTransport implements Transport {
   }
 
   #ended(info: ExitInfo | undefined, err: unknown): void {
-    if (!this.#closing) {
+    // Without a pid it never ran: start() reports that (missing command, bad cwd) as a start failure.
+    if (!this.#closing && this.#pid !== undefined) {
       const server = this.#opts.server;
       if (info) {
         const how = info.signal ? `killed by ${info.signal}` : `exited with code ${info.code}`;
