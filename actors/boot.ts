@@ -27,7 +27,8 @@ import { startPools } from './pools/pools.js';
 import { providersStatus } from '../providers/pool/status.js';
 import type { PolicyInput } from '../providers/pool/state.js';
 import { Pacer } from './pacer/pacer.js';
-import { Spawner } from '../runtime/spawner.js';
+import { Spawner, sharedSpawnClient } from '../runtime/spawner.js';
+import { ExternalMcp } from './mcp/external/index.js';
 import { realClock } from '../runtime/clock.js';
 import type { FramingVersion } from './frontdoor/framing.js';
 import type { SessionInfo } from './session/messages.js';
@@ -73,7 +74,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
   // Subprocesses (espeak-ng, pocketsphinx, MCP servers) start from this small helper process,
   // never from the main thread of a running server (fork time grows with our memory).
-  const spawner = await Spawner.start({ log: (msg) => log.warn({ component: 'spawner' }, msg) });
+  // Each stdio MCP server holds one spawner slot for its whole life.
+  const stdioServers = Object.values(config.mcp_servers).filter((m) => m.transport === 'stdio').length;
+  const spawner = await Spawner.start({ log: (msg) => log.warn({ component: 'spawner' }, msg), maxProcs: 16 + stdioServers });
+  const mcp = new ExternalMcp({ servers: config.mcp_servers, spawnClient: () => sharedSpawnClient(spawner.address), log: log.child({ mod: 'mcp-external' }) });
+  await mcp.start({ waitMs: 3000 });
 
   const system = new ActorSystem();
   const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
@@ -165,6 +170,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     startGapMs: config.audio.start_gap_ms,
     dialogue,
     toolCache: new ToolCache(store),
+    externalMcp: mcp,
   };
   const loop = new LoopDelayMonitor();
   let accepting = true;
@@ -243,6 +249,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     },
     status,
     providers: () => providersStatus(poolState),
+    mcp: () => mcp.snapshot(),
     sessions: () =>
       Promise.all(
         [...sessions.values()].map((s) =>
@@ -272,6 +279,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   } catch (e) {
     for (const s of listenSockets) uws.us_listen_socket_close(s);
     await system.shutdown();
+    await mcp.close();
     await spawner.close();
     await store.close();
     throw e;
@@ -302,6 +310,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       loop.stop();
       pacer.close();
       await system.shutdown({ drainTimeoutMs: Math.max(1000, deadline - Date.now()) });
+      await mcp.close();
       await spawner.close();
       await store.close();
       log.info({ reason }, 'stopped');

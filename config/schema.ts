@@ -10,6 +10,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { dialogueShape, toolsSchema } from './dialogue.js';
+import { mcpServersConfigSchema } from './mcp-servers.js';
 
 // A `${VAR}` can only produce a string, so numbers and booleans written that way (e.g.
 // `ws_port: ${PORT}`) are accepted in their canonical text form.
@@ -193,6 +194,7 @@ export const configSchema = z.strictObject({
   pools: pools.prefault({}),
   dialogue: dialogue.prefault({}),
   tools: toolsSchema.prefault({}),
+  mcp_servers: mcpServersConfigSchema,
   store: store.prefault({}),
   log: log.prefault({}),
   shutdown: shutdown.prefault({}),

@@ -13,6 +13,8 @@ export interface OpsDeps {
   sessions(): Promise<unknown[]>;
   /** Provider pools: breaker state, in flight, queued, last error, latency. */
   providers(): Promise<unknown>;
+  /** External MCP servers: transport, state, tools, restarts, last error. */
+  mcp(): unknown;
 }
 
 export function opsRoutes(app: TemplatedApp, deps: OpsDeps): void {
@@ -29,6 +31,7 @@ export function opsRoutes(app: TemplatedApp, deps: OpsDeps): void {
       (e) => reply.error(e),
     );
   });
+  app.get('/status/mcp', (res) => replyTo(res).json(200, { servers: deps.mcp() }, { 'Cache-Control': 'no-store' }));
   app.get('/status/sessions', (res) => {
     const reply = replyTo(res);
     deps.sessions().then(

@@ -11,6 +11,7 @@ import { defineActor, detached } from '../../runtime/actor.js';
 import { ToolRegistry, serverTools } from '../tools/registry.js';
 import { DeviceToolbox } from '../mcp/toolbox.js';
 import { syncDeviceTools } from '../mcp/registry.js';
+import { syncExternalTools, type ExternalMcp } from '../mcp/external/index.js';
 import type { ToolCache } from '../mcp/tool-cache.js';
 import { resolveDevice, type DeviceConfigLike, type Role } from '../dialogue/roles.js';
 import { dialogueTools } from '../dialogue/index.js';
@@ -60,6 +61,7 @@ export interface SessionInit {
   startGapMs: number;
   toolCache: ToolCache | undefined;
   dialogue: DialogueShared;
+  externalMcp: ExternalMcp | undefined;
   /** Where the device's camera uploads go (protocol.md §12), handed out in MCP initialize. */
   vision: { url: string; token: string } | undefined;
 }
@@ -79,6 +81,7 @@ interface State {
   /** The device's own tools: MCP (protocol.md §8) or legacy IoT (§9). */
   device: DeviceToolbox;
   unsyncDeviceTools: () => void;
+  unsyncExternalTools: () => void;
 }
 
 const CLOSE_HELLO_TIMEOUT = 4000;
@@ -101,7 +104,7 @@ export const session = defineActor<State, SessionInit, SessionIn>({
       audioIn: 0,
       earlyAudio: 0,
       unknownTypes: 0,
-    } as Omit<State, 'talk' | 'tools' | 'device' | 'unsyncDeviceTools'> as State;
+    } as Omit<State, 'talk' | 'tools' | 'device' | 'unsyncDeviceTools' | 'unsyncExternalTools'> as State;
     const dlg = init.dialogue;
     const profile = resolveDevice(dlg.roles, dlg.devices, init.deviceId);
     s.tools = new ToolRegistry();
@@ -115,6 +118,8 @@ export const session = defineActor<State, SessionInit, SessionIn>({
       ...(init.toolCache ? { cache: init.toolCache } : {}),
       ...(init.vision ? { visionUrl: init.vision.url, visionToken: init.vision.token } : {}),
     });
+    // External servers' tools go in before the device's, so device tools avoid their names.
+    s.unsyncExternalTools = init.externalMcp ? syncExternalTools(s.tools, init.externalMcp) : () => {};
     s.unsyncDeviceTools = syncDeviceTools(s.tools, s.device);
     s.talk = new Conversation({
       deviceId: init.deviceId,
@@ -293,6 +298,7 @@ async function finish(s: State, why: string): Promise<void> {
   s.init.pacer.cancel(s.init.sessionId);
   s.device.close('session ended');
   s.unsyncDeviceTools();
+  s.unsyncExternalTools();
   await s.talk.end();
   s.init.log.info({ why, audioIn: s.audioIn, turns: s.talk.turns, sent: s.init.link.stats }, 'session ended');
   s.init.onEnded(info(s));

@@ -116,3 +116,27 @@ test('the model chain fails over through the pool and the status route shows it'
   assert.equal(a?.breaker, 'open', JSON.stringify(st));
   dev.close();
 });
+
+test('an external stdio MCP server started at boot: its tools reach the model and its calls work', { ...T, skip }, async (t) => {
+  const fake = await startFakeOpenAI({ apiKey: 'sk-test' });
+  t.after(() => fake.close());
+  fake.script({ tools: [{ name: 'calc__add', args: '{"a": 2, "b": 40}' }] }, { text: 'The answer is forty-two.' });
+  const server = await startTestServer(t, {
+    auth: { mode: 'off' },
+    providers: { llm: { gpt: { type: 'openai', base_url: fake.url, model: 'm', api_key: 'sk-test' } } },
+    pipeline: { llm: ['gpt'] },
+    mcp_servers: {
+      calc: { transport: 'stdio', command: process.execPath, args: ['--import', import.meta.resolve('tsx'), fileURLToPath(new URL('../fixtures/mcp/stdio-server.ts', import.meta.url))] },
+    },
+  });
+  const st = (await (await fetch(`${server.httpUrl}/status/mcp`)).json()) as { servers: { name: string; state: string; tools: number }[] };
+  assert.equal(st.servers[0]?.state, 'ready', JSON.stringify(st));
+  const dev = await TestDevice.connect(server.wsUrl, { headers: deviceHeaders() });
+  const hello = await dev.hello({ features: {} });
+  dev.sendJson({ session_id: hello['session_id'], type: 'listen', state: 'detect', text: 'what is two plus forty' });
+  const s = await dev.next((r) => r.kind === 'json' && r.value['state'] === 'sentence_start', 20_000);
+  assert.equal((s as { value: Record<string, unknown> }).value['text'], 'The answer is forty-two.');
+  const tool = (fake.requests[1]!.json as { messages: { role: string; content: string }[] }).messages.find((m) => m.role === 'tool');
+  assert.equal(tool?.content, '42');
+  dev.close();
+});

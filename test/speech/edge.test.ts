@@ -238,3 +238,14 @@ test('close() closes the sockets (a synthesis in flight fails at once); the serv
   }
   await assert.rejects(say(p, '还在吗？'), { code: 'XZ_ERR_SHUTTING_DOWN' });
 });
+
+test('a 429 at the upgrade carries Retry-After as details.retryAfterMs', TC, async () => {
+  const p = edge();
+  fake.inject({ kind: 'upgrade', status: 429, retryAfter: 3 });
+  await assert.rejects(say(p, '太快了。'), (e: { code: string; details: { retryAfterMs?: number; status?: number } }) => {
+    assert.equal(e.code, 'XZ_ERR_VENDOR_RATE_LIMIT');
+    assert.equal(e.details.status, 429);
+    assert.equal(e.details.retryAfterMs, 3000);
+    return true;
+  });
+});

@@ -94,3 +94,14 @@ test('config mistakes fail at creation; the registry builds it by type', TC, asy
     await p.close?.();
   }
 });
+
+test('a 429 carries retry-after as details.retryAfterMs for the pool to honour', TC, async () => {
+  fake.inject('speech', { kind: 'status', status: 429, retryAfter: '2' });
+  await assert.rejects(say(tts(), 'slow down'), (e: { code: string; retryable: boolean; details: { retryAfterMs?: number; vendorCode?: string } }) => {
+    assert.equal(e.code, 'XZ_ERR_VENDOR_RATE_LIMIT');
+    assert.equal(e.retryable, true);
+    assert.equal(e.details.retryAfterMs, 2000);
+    assert.equal(e.details.vendorCode, 'rate_limit_exceeded');
+    return true;
+  });
+});

@@ -17,7 +17,7 @@ import type { Logger } from '../../../runtime/log.js';
 import type { SpawnClientFactory } from '../../../runtime/spawner.js';
 import type { Tool } from '../../tools/registry.js';
 import { MCP } from '../errors.js';
-import type { McpServersConfig } from './config.js';
+import type { McpServersConfig } from '../../../config/mcp-servers.js';
 import { allowList, type AllowPredicate, type NamedTool } from './names.js';
 import { DEFAULT_MAX_RESULT_CHARS, errorResult, type ExternalToolResult } from './results.js';
 import { ExternalServer, type CallOptions, type ServerSnapshot } from './server.js';

@@ -20,7 +20,7 @@ import { E, XzError, toWire } from '../../../runtime/errors.js';
 import type { Logger } from '../../../runtime/log.js';
 import type { SpawnClientFactory } from '../../../runtime/spawner.js';
 import { MCP } from '../errors.js';
-import type { McpServerConfig, McpTransportKind } from './config.js';
+import type { McpServerConfig, McpTransportKind } from '../../../config/mcp-servers.js';
 import { nameTools, type NamedTool, type RemoteTool } from './names.js';
 import { classifyCallError, errorResult, resultFromCall, resultFromError, type ExternalToolResult } from './results.js';
 import { SpawnerStdioTransport } from './spawner-transport.js';

@@ -9,7 +9,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { XzError } from '../../../runtime/errors.js';
 import type { SpawnClientFactory } from '../../../runtime/spawner.js';
 import { MCP } from '../errors.js';
-import type { McpServerConfig } from './config.js';
+import type { McpServerConfig } from '../../../config/mcp-servers.js';
 import { SpawnerStdioTransport } from './spawner-transport.js';
 
 export function makeTransport(server: string, cfg: McpServerConfig, spawnClient: SpawnClientFactory | undefined): Transport {
