@@ -36,13 +36,15 @@ export interface PacerOptions {
   clock: Clock;
 }
 
-type Item = { k: 'frame'; data: Uint8Array } | { k: 'text'; text: string } | { k: 'end' };
+type Item = { k: 'frame'; data: Uint8Array } | { k: 'text'; text: string; tag: number | undefined } | { k: 'end' };
 
 export interface StreamEvents {
   /** The first frame of the turn left (clock time). */
   onFirstFrame?(at: number): void;
   /** The end marker was reached: everything sent will have played at `playoutEnd`. */
   onEnd?(playoutEnd: number): void;
+  /** A text item left (with its first frame): its tag, e.g. the sentence index. */
+  onText?(tag: number | undefined): void;
 }
 
 interface Stream {
@@ -110,10 +112,10 @@ export class Pacer {
     this.#wake(s);
   }
 
-  pushText(id: string, turn: number, text: string): void {
+  pushText(id: string, turn: number, text: string, tag?: number): void {
     const s = this.#streams.get(id);
     if (!s || s.turn !== turn) return;
-    s.queue.push({ k: 'text', text });
+    s.queue.push({ k: 'text', text, tag });
     this.#wake(s);
   }
 
@@ -212,6 +214,7 @@ export class Pacer {
           }
           s.queue.shift();
           s.link.sendText(item.text);
+          s.events.onText?.(item.tag);
           continue;
         }
         if (item.k === 'end') {

@@ -77,6 +77,8 @@ interface Reply {
   texts: Map<number, string>;
   /** Sentence indices whose subtitle went into the pacer. */
   shown: Set<number>;
+  /** Sentence indices whose subtitle (with its first frame) reached the device: what was heard. */
+  heard: Set<number>;
   /** Sentence indices whose last frames arrived. */
   finished: Set<number>;
   sentences: number | undefined;
@@ -194,7 +196,7 @@ export class Conversation {
       if (out.greeting) this.#say(out.greeting);
       return;
     }
-    void this.#ifBound(() => this.#startReply(out.text, this.#d.clock.now(), undefined));
+    this.#userSaid(out.text, this.#d.clock.now(), undefined);
   }
 
   audio(opus: Uint8Array): void {
@@ -289,6 +291,12 @@ export class Conversation {
       d.log.info('speech right after the wake word: ignored as its tail');
       return;
     }
+    this.#userSaid(text, now - (asrMs ?? 0), asrMs);
+  }
+
+  /** What the user said (heard or typed): an exit phrase, nothing, or a question for the model. */
+  #userSaid(text: string, speechEndAt: number, asrMs: number | undefined): void {
+    const d = this.#d;
     const intent = d.dialogue.intents.classify(text);
     if (intent === 'empty') {
       d.log.info('empty transcript: listening again');
@@ -297,10 +305,10 @@ export class Conversation {
     if (intent === 'exit') {
       d.log.info({ text }, 'exit phrase: saying goodbye');
       d.link.sendJson({ session_id: d.sessionId, type: 'stt', text });
-      this.#startReply(d.dialogue.settings.farewell_prompt, now, asrMs, { closeAfter: true, remember: false, showText: false });
+      this.#startReply(d.dialogue.settings.farewell_prompt, speechEndAt, asrMs, { closeAfter: true, remember: false, showText: false });
       return;
     }
-    void this.#ifBound(() => this.#startReply(text, now - (asrMs ?? 0), asrMs));
+    void this.#ifBound(() => this.#startReply(text, speechEndAt, asrMs));
   }
 
   /** Runs `fn` for a bound device; an unbound one hears its activation code instead. */
@@ -350,7 +358,7 @@ export class Conversation {
     const turn = this.#newTurn();
     const now = d.clock.now();
     const record: TurnRecord = { turn, text, reply: '', interrupted: false, speechEndAt, ...(asrMs !== undefined ? { asrFinalMs: asrMs } : {}) };
-    const reply: Reply = { closeAfter: opts.closeAfter, turn, record, texts: new Map(), shown: new Set(), finished: new Set(), sentences: undefined, emotionSent: false, ended: false, stopTimer: undefined, spoken: [] };
+    const reply: Reply = { closeAfter: opts.closeAfter, turn, record, texts: new Map(), shown: new Set(), heard: new Set(), finished: new Set(), sentences: undefined, emotionSent: false, ended: false, stopTimer: undefined, spoken: [] };
     this.#reply = reply;
     this.turns++;
     d.link.cork(() => {
@@ -361,6 +369,7 @@ export class Conversation {
     d.apply({ e: 'tts-start' });
     d.pacer.begin(d.sessionId, d.link, turn, now + d.startGapMs, {
       onFirstFrame: (at) => (record.firstFrameMs = at - speechEndAt),
+      onText: (tag) => tag !== undefined && reply.heard.add(tag),
       onEnd: (playoutEnd) => {
         record.playoutEndMs = playoutEnd - speechEndAt;
         reply.stopTimer = d.clock.setTimer(Math.max(0, playoutEnd + STOP_AFTER_PLAYOUT_MS - d.clock.now()), () =>
@@ -430,7 +439,7 @@ export class Conversation {
     if (!r.shown.has(sentence)) {
       r.shown.add(sentence);
       const text = r.texts.get(sentence);
-      if (text !== undefined) d.pacer.pushText(d.sessionId, r.turn, JSON.stringify({ session_id: d.sessionId, type: 'tts', state: 'sentence_start', text }));
+      if (text !== undefined) d.pacer.pushText(d.sessionId, r.turn, JSON.stringify({ session_id: d.sessionId, type: 'tts', state: 'sentence_start', text }), sentence);
     }
     if (frames.length) {
       d.pacer.pushFrames(d.sessionId, r.turn, frames);
@@ -474,7 +483,7 @@ export class Conversation {
     r.stopTimer?.cancel();
     r.record.interrupted = true;
     // What the user heard ends here; the full text would put words in the model's mouth.
-    this.#history.interrupted(r.spoken.filter((_, i) => r.shown.has(i)));
+    this.#history.interrupted(r.spoken.filter((_, i) => r.heard.has(i)));
     this.#d.pacer.cancel(this.#d.sessionId);
     this.#newTurn();
     this.#toCrew('codec', { t: 'codec.reset' }, 'system');
