@@ -19,6 +19,7 @@
  */
 import { request } from 'undici';
 import { E, XzError } from '../../../runtime/errors.js';
+import { BatchUtterance, type BatchRecognizer } from '../batch.js';
 import type { AsrCapabilities, AsrEvent, AsrOptions, AsrProvider, AsrStream } from '../../contracts/asr.js';
 import { UPLINK_RATE } from '../../contracts/audio.js';
 import { HttpClient } from '../../http/client.js';
@@ -56,65 +57,7 @@ export function parseOpenAiAsrConfig(cfg: Slice, path = 'providers.asr.openai'):
   };
 }
 
-/** Rejects with XZ_ERR_ABORTED as soon as the signal fires, whatever `p` is doing. */
-function abortable<T>(p: Promise<T>, signal: AbortSignal, id: string): Promise<T> {
-  const abortErr = (): XzError => new XzError(E.XZ_ERR_ABORTED, `${id}: recognition aborted`);
-  if (signal.aborted) return Promise.reject(abortErr());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortErr());
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
-
-class Utterance implements AsrStream {
-  #chunks: Int16Array[] = [];
-  #samples = 0;
-  #ended = false;
-  readonly #ready: Promise<string>;
-  #start!: (result: Promise<string>) => void;
-  readonly #max: number;
-
-  constructor(
-    readonly provider: OpenAiAsr,
-    readonly opts: AsrOptions,
-  ) {
-    this.#max = provider.cfg.maxSeconds * UPLINK_RATE;
-    // Settles with the transcription once end() starts it; iterating before end() waits here.
-    this.#ready = new Promise((resolve) => (this.#start = resolve));
-    this.#ready.catch(() => {}); // reported through the iteration
-  }
-
-  write(pcm: Int16Array): void {
-    if (this.#ended) throw new XzError(ASR.XZ_ERR_ASR_MISUSE, 'write() after end()');
-    const room = this.#max - this.#samples;
-    if (room <= 0) return;
-    const kept = pcm.length > room ? pcm.subarray(0, room) : pcm;
-    this.#chunks.push(kept);
-    this.#samples += kept.length;
-  }
-
-  end(): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    // Upload now rather than when someone iterates: the answer is wanted as soon as possible.
-    const work = this.provider.transcribe(this.#chunks, this.#samples, this.opts);
-    work.catch(() => {}); // reported through the iteration
-    this.#start(work);
-    this.#chunks = [];
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<AsrEvent> {
-    const r = await abortable(this.#ready, this.opts.signal, this.provider.id);
-    yield { kind: 'final', text: r, ...(this.#language() ? { language: this.#language()! } : {}) };
-  }
-
-  #language(): string | undefined {
-    return (this.opts.language ?? this.provider.cfg.language)?.split(/[-_]/)[0]?.toLowerCase();
-  }
-}
-
-export class OpenAiAsr implements AsrProvider {
+export class OpenAiAsr implements AsrProvider, BatchRecognizer {
   readonly id: string;
   readonly caps: AsrCapabilities = { streaming: false, sampleRate: UPLINK_RATE, languages: 'any' };
   readonly cfg: OpenAiAsrConfig;
@@ -128,12 +71,20 @@ export class OpenAiAsr implements AsrProvider {
     this.#onError = openAiHttpError(id);
   }
 
+  get maxSeconds(): number {
+    return this.cfg.maxSeconds;
+  }
+
   open(opts: AsrOptions): AsrStream {
-    return new Utterance(this, opts);
+    return new BatchUtterance(this, opts);
+  }
+
+  language(opts: AsrOptions): string | undefined {
+    return (opts.language ?? this.cfg.language)?.split(/[-_]/)[0]?.toLowerCase();
   }
 
   /** Uploads one utterance; resolves with its text ('' for no audio, without a request). */
-  async transcribe(chunks: readonly Int16Array[], samples: number, opts: AsrOptions): Promise<string> {
+  async recognize(chunks: readonly Int16Array[], samples: number, opts: AsrOptions): Promise<string> {
     const { signal } = opts;
     if (signal.aborted) throw new XzError(E.XZ_ERR_ABORTED, `${this.id}: recognition aborted`);
     if (samples === 0) return '';

@@ -26,6 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { E, XzError } from '../../../runtime/errors.js';
 import { readAll, type SpawnClient } from '../../../runtime/spawner.js';
+import { BatchUtterance, type BatchRecognizer } from '../batch.js';
 import type { AsrCapabilities, AsrEvent, AsrOptions, AsrProvider, AsrStream } from '../../contracts/asr.js';
 import { UPLINK_RATE } from '../../contracts/audio.js';
 import { ASR } from '../errors.js';
@@ -94,65 +95,7 @@ export function parseHypothesis(stdout: string): string {
     .join(' ');
 }
 
-/** Rejects with XZ_ERR_ABORTED as soon as the signal fires, whatever `p` is doing. */
-function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  const abortErr = (): XzError => new XzError(E.XZ_ERR_ABORTED, 'recognition aborted');
-  if (signal.aborted) return Promise.reject(abortErr());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortErr());
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
-
-class Utterance implements AsrStream {
-  #chunks: Int16Array[] = [];
-  #samples = 0;
-  #ended = false;
-  readonly #ready: Promise<string>;
-  #start!: (result: Promise<string>) => void;
-  readonly #max: number;
-
-  constructor(
-    readonly provider: PocketsphinxAsr,
-    readonly opts: AsrOptions,
-  ) {
-    this.#max = provider.cfg.maxSeconds * UPLINK_RATE;
-    // Settles with the recognition once end() starts it; iterating before end() waits here.
-    this.#ready = new Promise((resolve) => (this.#start = resolve));
-    this.#ready.catch(() => {}); // reported through the iteration
-  }
-
-  write(pcm: Int16Array): void {
-    if (this.#ended) throw new XzError(ASR.XZ_ERR_ASR_MISUSE, 'write() after end()');
-    const room = this.#max - this.#samples;
-    if (room <= 0) return;
-    const kept = pcm.length > room ? pcm.subarray(0, room) : pcm;
-    this.#chunks.push(kept);
-    this.#samples += kept.length;
-  }
-
-  end(): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    // Start now rather than when someone iterates: the answer is wanted as soon as possible.
-    const lang = this.opts.language?.toLowerCase().split(/[-_]/)[0];
-    // Refused before any work: English models would only produce confident nonsense.
-    const work =
-      lang !== undefined && lang !== 'en'
-        ? Promise.reject(new XzError(ASR.XZ_ERR_ASR_LANGUAGE, `pocketsphinx recognises English, not ${this.opts.language}`))
-        : this.provider.recognize(this.#chunks, this.#samples, this.opts.signal);
-    this.#start(work);
-    this.#chunks = [];
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<AsrEvent> {
-    const text = await abortable(this.#ready, this.opts.signal);
-    yield { kind: 'final', text, language: 'en' };
-  }
-}
-
-export class PocketsphinxAsr implements AsrProvider {
+export class PocketsphinxAsr implements AsrProvider, BatchRecognizer {
   readonly id: string;
   readonly caps: AsrCapabilities = { streaming: false, sampleRate: UPLINK_RATE, languages: ['en'] };
   readonly cfg: PocketsphinxConfig;
@@ -164,12 +107,24 @@ export class PocketsphinxAsr implements AsrProvider {
     this.#client = client;
   }
 
+  get maxSeconds(): number {
+    return this.cfg.maxSeconds;
+  }
+
   open(opts: AsrOptions): AsrStream {
-    return new Utterance(this, opts);
+    return new BatchUtterance(this, opts);
+  }
+
+  language(): string {
+    return 'en';
   }
 
   /** Runs one utterance; resolves with its text ('' for silence). */
-  async recognize(chunks: readonly Int16Array[], samples: number, signal: AbortSignal): Promise<string> {
+  async recognize(chunks: readonly Int16Array[], samples: number, opts: AsrOptions): Promise<string> {
+    const { signal } = opts;
+    const lang = opts.language?.toLowerCase().split(/[-_]/)[0];
+    // Refused before any work: English models would only produce confident nonsense.
+    if (lang !== undefined && lang !== 'en') throw new XzError(ASR.XZ_ERR_ASR_LANGUAGE, `pocketsphinx recognises English, not ${opts.language}`);
     if (signal.aborted) throw new XzError(E.XZ_ERR_ABORTED, 'recognition aborted');
     if (samples === 0) return '';
     const pad = Math.round((this.cfg.padMs * UPLINK_RATE) / 1000);
