@@ -43,14 +43,14 @@ export function toLlmTools(tools: readonly DeviceTool[], opts: LlmToolsOptions =
   }
   for (const t of offered) {
     if (toLlm.has(t.name)) continue;
-    const safe = unique(sanitizeToolName(t.name), taken);
+    const safe = uniqueToolName(sanitizeToolName(t.name), taken);
     taken.add(safe);
     toDevice.set(safe, t.name);
     toLlm.set(t.name, safe);
   }
   const definitions = offered
     .filter((t, i) => offered.findIndex((o) => o.name === t.name) === i)
-    .map((t) => ({ name: toLlm.get(t.name)!, description: t.description || t.name, parameters: parameters(t.inputSchema) }));
+    .map((t) => ({ name: toLlm.get(t.name)!, description: t.description || t.name, parameters: objectSchema(t.inputSchema) }));
   return { definitions, toDevice, toLlm };
 }
 
@@ -60,9 +60,9 @@ export function sanitizeToolName(name: string): string {
   return s === '' ? 'tool' : s;
 }
 
-/** Appends `_2`, `_3`… (within 64 characters) until the name is free. */
-function unique(name: string, taken: ReadonlySet<string>): string {
-  if (!taken.has(name)) return name;
+/** Appends `_2`, `_3`… (within 64 characters) until the name is free (and vendor-valid). */
+export function uniqueToolName(name: string, taken: ReadonlySet<string>): string {
+  if (!taken.has(name) && /^[a-zA-Z0-9_-]{1,64}$/.test(name)) return name;
   for (let n = 2; ; n++) {
     const tail = `_${n}`;
     const candidate = name.slice(0, MAX - tail.length) + tail;
@@ -71,7 +71,7 @@ function unique(name: string, taken: ReadonlySet<string>): string {
 }
 
 /** A copy the vendor can take: always an object schema with `properties`. */
-function parameters(schema: Record<string, unknown>): Record<string, unknown> {
+export function objectSchema(schema: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = structuredClone(schema);
   out['type'] = 'object';
   if (typeof out['properties'] !== 'object' || out['properties'] === null) out['properties'] = {};

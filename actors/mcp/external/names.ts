@@ -24,6 +24,8 @@ import { toolAllowed } from '../../dialogue/roles.js';
 
 const VALID = /^[a-zA-Z0-9_-]{1,64}$/;
 const MAX = 64;
+import { objectSchema, uniqueToolName } from '../tool-names.js';
+
 export const SEPARATOR = '__';
 
 /** A tool as the server lists it. */
@@ -52,32 +54,15 @@ export function nameTools(server: string, tools: readonly RemoteTool[]): NamedTo
   for (const t of tools) {
     if (seen.has(t.name)) continue; // a server listing a name twice: the first one wins
     seen.add(t.name);
-    const llmName = unique(`${server}${SEPARATOR}${t.name}`.replace(/[^a-zA-Z0-9_-]/g, '_').slice(0, MAX), taken);
+    const llmName = uniqueToolName(`${server}${SEPARATOR}${t.name}`.replace(/[^a-zA-Z0-9_-]/g, '_').slice(0, MAX), taken);
     taken.add(llmName);
     out.push({
       server,
       name: t.name,
       llmName,
-      definition: { name: llmName, description: t.description || t.title || t.name, parameters: parameters(t.inputSchema) },
+      definition: { name: llmName, description: t.description || t.title || t.name, parameters: objectSchema(t.inputSchema) },
     });
   }
-  return out;
-}
-
-function unique(name: string, taken: ReadonlySet<string>): string {
-  if (!taken.has(name) && VALID.test(name)) return name;
-  for (let n = 2; ; n++) {
-    const tail = `_${n}`;
-    const candidate = name.slice(0, MAX - tail.length) + tail;
-    if (!taken.has(candidate)) return candidate;
-  }
-}
-
-/** A copy vendors accept: always an object schema with `properties`. */
-function parameters(schema: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = structuredClone(schema);
-  out['type'] = 'object';
-  if (typeof out['properties'] !== 'object' || out['properties'] === null) out['properties'] = {};
   return out;
 }
 
