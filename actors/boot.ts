@@ -52,7 +52,7 @@ export interface ServerHandle {
   readonly store: Store;
   readonly devices: DeviceRegistry;
   readonly sessions: ReadonlyMap<string, LiveSession>;
-  status(): Record<string, unknown>;
+  status(): Promise<Record<string, unknown>>;
   /** Graceful stop; resolves when everything is flushed. Safe to call twice. */
   stop(reason?: string): Promise<void>;
 }
@@ -224,7 +224,16 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const visionSettings = { secret, tokenTtlS: 24 * 3600, maxBytes: 2 * 1024 * 1024, budgetMs: 28_000 };
   visionRoutes(app, { log, settings: visionSettings, explain });
 
-  const status = (): Record<string, unknown> => {
+  const workerStats = async (): Promise<[string, unknown][]> =>
+    Promise.all(
+      system.stats().pools.flatMap((p) =>
+        system.pool(p.name).slots.filter((s) => s.alive).map(async (slot) => {
+          const st = await system.pool(p.name).control<{ heapUsedMb: number; externalMb: number; actors: number }>(slot, { t: 'host.stats' }).catch(() => undefined);
+          return [slot.name, st ? { actors: st.actors, heap_mb: st.heapUsedMb, external_mb: st.externalMb } : 'unresponsive'] as [string, unknown];
+        }),
+      ),
+    );
+  const status = async (): Promise<Record<string, unknown>> => {
     const byState: Record<string, number> = {};
     for (const s of sessions.values()) {
       const k = s.data.link?.framing === undefined ? 'awaiting-hello' : 'connected';
@@ -238,6 +247,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       pacer: pacer.stats(),
       event_loop_ms: { current: loop.peek(), last_window: loop.last() },
       actors: system.stats(),
+      // Each worker's own heap: the main thread's figures alone hide where memory grows.
+      workers: Object.fromEntries(await workerStats()),
       memory_mb: { rss: mb(mem.rss), heap_used: mb(mem.heapUsed), external: mb(mem.external), array_buffers: mb(mem.arrayBuffers) },
     };
   };

@@ -56,5 +56,8 @@ export interface HostStats {
   faults: number;
   /** Frames this thread relayed between two other threads (worker traffic without a link). */
   forwarded: number;
+  /** This thread's V8 heap in use and its off-heap buffers, MB: where memory grows, per thread. */
+  heapUsedMb: number;
+  externalMb: number;
 }
 

@@ -21,6 +21,12 @@ import { HOST, type Channel, type Frame, type HostMsg, type Transferable } from 
 import type { HostOptions, HostStats, LocalActor, Pending, RequestVia } from './host-types.js';
 
 export type { HostOptions, HostStats, RequestVia } from './host-types.js';
+
+function threadMemory(): { heapUsedMb: number; externalMb: number } {
+  // In a worker, heapUsed and external are that thread's own isolate.
+  const m = process.memoryUsage();
+  return { heapUsedMb: Math.round(m.heapUsed / 104857.6) / 10, externalMb: Math.round(m.external / 104857.6) / 10 };
+}
 import { collectTransferables } from './transfer.js';
 import { makeEnvelope, viaOptions } from './context.js';
 
@@ -321,6 +327,7 @@ export class ActorHost {
       refused: f.refused,
       faults: this.#faults,
       forwarded: this.#forwarded,
+      ...threadMemory(),
     };
   }
 

@@ -8,7 +8,7 @@ import { replyTo } from './http.js';
 export interface OpsDeps {
   /** Ready = accepting devices and every worker pool is up. */
   ready(): { ready: boolean; why?: string };
-  status(): Record<string, unknown>;
+  status(): Promise<Record<string, unknown>>;
   /** One entry per live session (asks each session actor). */
   sessions(): Promise<unknown[]>;
   /** Provider pools: breaker state, in flight, queued, last error, latency. */
@@ -23,7 +23,13 @@ export function opsRoutes(app: TemplatedApp, deps: OpsDeps): void {
     const r = deps.ready();
     replyTo(res).json(r.ready ? 200 : 503, r.ready ? { status: 'ready' } : { status: 'not-ready', why: r.why });
   });
-  app.get('/status', (res) => replyTo(res).json(200, deps.status(), { 'Cache-Control': 'no-store' }));
+  app.get('/status', (res) => {
+    const reply = replyTo(res);
+    deps.status().then(
+      (st) => reply.json(200, st, { 'Cache-Control': 'no-store' }),
+      (e) => reply.error(e),
+    );
+  });
   app.get('/status/providers', (res) => {
     const reply = replyTo(res);
     deps.providers().then(
