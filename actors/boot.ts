@@ -23,6 +23,7 @@ import { wsBehavior, type LiveSession, type SessionDefaults } from './frontdoor/
 import { VISION_PATH, issueVisionToken, visionRoutes, type VisionService } from './frontdoor/vision-route.js';
 import { originUrl, resolveOrigin } from './frontdoor/origin.js';
 import { ToolCache } from './mcp/tool-cache.js';
+import { QuickReplies } from './speak/quick-replies.js';
 import { startPools } from './pools/pools.js';
 import { providersStatus } from '../providers/pool/status.js';
 import type { PolicyInput } from '../providers/pool/state.js';
@@ -171,6 +172,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     dialogue,
     toolCache: new ToolCache(store),
     externalMcp: mcp,
+    quick: config.pipeline.tts[0]
+      ? {
+          cache: new QuickReplies(store),
+          // The provider's whole config is part of the key: another vendor or voice under the same name must miss.
+          key: { provider: `${config.pipeline.tts[0]}:${JSON.stringify(config.providers.tts[config.pipeline.tts[0]] ?? {})}`, sampleRate: config.audio.downlink_rate, frameMs: config.audio.frame_ms },
+        }
+      : undefined,
   };
   const loop = new LoopDelayMonitor();
   let accepting = true;

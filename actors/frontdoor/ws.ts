@@ -53,7 +53,7 @@ export interface LiveSession {
 }
 
 /** What every session gets besides its socket (see SessionInit). */
-export type SessionDefaults = Pick<SessionInit, 'system' | 'pacer' | 'crew' | 'startGapMs' | 'toolCache' | 'dialogue' | 'externalMcp'>;
+export type SessionDefaults = Pick<SessionInit, 'system' | 'pacer' | 'crew' | 'startGapMs' | 'toolCache' | 'dialogue' | 'externalMcp' | 'quick'>;
 
 export interface WsDeps {
   readonly sessionDefaults: SessionDefaults;

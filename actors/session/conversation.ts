@@ -16,6 +16,7 @@ import type { ActorSystem } from '../../runtime/system.js';
 import type { AnyMsg, Lane } from '../../runtime/envelope.js';
 import type { ChatMessage } from '../../providers/contracts/llm.js';
 import type { Pacer } from '../pacer/pacer.js';
+import type { QuickReplies, QuickReplyKey } from '../speak/quick-replies.js';
 import { emojiFor } from '../think/sentences.js';
 import { spawnCrew, killCrew, type Crew, type CrewSettings } from './crew.js';
 import type { DeviceEvent, DeviceView, ListenMode } from './device-state.js';
@@ -48,6 +49,8 @@ export interface ConversationDeps {
   crew: CrewSettings;
   startGapMs: number;
   deviceId: string;
+  /** Cache of fixed phrases' encoded audio; `key` holds the provider and downlink format. */
+  quick: { cache: QuickReplies; key: Omit<QuickReplyKey, 'voice' | 'text'> } | undefined;
   tools: ToolRegistry;
   dialogue: DialogueDeps;
   view(): DeviceView;
@@ -86,6 +89,8 @@ interface Reply {
   ended: boolean;
   stopTimer: Timer | undefined;
   spoken: string[];
+  /** Frames of a fixed phrase being synthesized, kept for the quick-reply cache. */
+  capture?: { key: QuickReplyKey; frames: Uint8Array[] };
 }
 
 export class Conversation {
@@ -328,9 +333,30 @@ export class Conversation {
 
   /** Speaks a fixed text (greeting, activation code) without the model. */
   #say(text: string): void {
-    const turn = this.#beginTurn(text, this.#d.clock.now(), undefined, { closeAfter: false, sendStt: false });
-    this.#sentence(text, 0, undefined);
-    this.#replyDone(text, 1, undefined, undefined, undefined, turn, false);
+    const d = this.#d;
+    const turn = this.#beginTurn(text, d.clock.now(), undefined, { closeAfter: false, sendStt: false });
+    const key = d.quick ? { ...d.quick.key, voice: this.#voice.name, text } : undefined;
+    const speakFresh = () => {
+      const r = this.#reply;
+      if (!r || r.turn !== turn || r.ended) return;
+      if (key) r.capture = { key, frames: [] };
+      this.#sentence(text, 0, undefined);
+      this.#replyDone(text, 1, undefined, undefined, undefined, turn, false);
+    };
+    if (!key || !d.quick) return speakFresh();
+    d.quick.cache.get(key).then(
+      (frames) => {
+        const r = this.#reply;
+        if (!frames || !r || r.turn !== turn || r.ended) return speakFresh();
+        // A cached phrase: its frames go straight to the pacer, no TTS and no encoding.
+        d.log.debug({ frames: frames.length }, 'quick reply from the cache');
+        r.texts.set(0, text);
+        r.spoken.push(text);
+        this.#frames(frames, 0, true);
+        this.#replyDone(text, 1, undefined, undefined, undefined, turn, false);
+      },
+      () => speakFresh(),
+    );
   }
 
   #startReply(text: string, speechEndAt: number, asrMs: number | undefined, opts: { closeAfter?: boolean; remember?: boolean; showText?: boolean } = {}): void {
@@ -440,6 +466,15 @@ export class Conversation {
       r.shown.add(sentence);
       const text = r.texts.get(sentence);
       if (text !== undefined) d.pacer.pushText(d.sessionId, r.turn, JSON.stringify({ session_id: d.sessionId, type: 'tts', state: 'sentence_start', text }), sentence);
+    }
+    if (r.capture) {
+      // Copies: the pacer's frames are sent (and may be transferred) before the cache writes.
+      for (const f of frames) r.capture.frames.push(f.slice());
+      if (last && d.quick) {
+        const { key, frames: all } = r.capture;
+        r.capture = undefined;
+        d.quick.cache.put(key, all).catch((e: unknown) => d.log.warn({ err: e }, 'could not cache a quick reply'));
+      }
     }
     if (frames.length) {
       d.pacer.pushFrames(d.sessionId, r.turn, frames);

@@ -33,7 +33,7 @@ export interface DialogueShared {
 import type { Timer } from '../../runtime/clock.js';
 import type { ActorSystem } from '../../runtime/system.js';
 import type { Pacer } from '../pacer/pacer.js';
-import { Conversation } from './conversation.js';
+import { Conversation, type ConversationDeps } from './conversation.js';
 import type { CrewSettings } from './crew.js';
 import { FD } from '../frontdoor/errors.js';
 import { selectVersion, type Framing } from '../frontdoor/framing.js';
@@ -62,6 +62,7 @@ export interface SessionInit {
   toolCache: ToolCache | undefined;
   dialogue: DialogueShared;
   externalMcp: ExternalMcp | undefined;
+  quick: ConversationDeps['quick'];
   /** Where the device's camera uploads go (protocol.md §12), handed out in MCP initialize. */
   vision: { url: string; token: string } | undefined;
 }
@@ -133,6 +134,7 @@ export const session = defineActor<State, SessionInit, SessionIn>({
       clock: ctx.clock,
       crew: init.crew,
       startGapMs: init.startGapMs,
+      quick: init.quick,
       dialogue: {
         settings: dlg.settings,
         roles: dlg.roles,

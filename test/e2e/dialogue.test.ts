@@ -153,3 +153,27 @@ test('an interrupted answer leaves only what was heard in the history', { ...T, 
   assert.equal(assistant.trim(), heard.join(' ').trim());
   dev.close();
 });
+
+test('quick replies: a fixed phrase is synthesized once, then served from the cache without TTS', { ...T, skip }, async (t) => {
+  const { startOpenAiAudioFake } = await import('../doubles/openai-audio.js');
+  const audio = await startOpenAiAudioFake({ apiKey: 'sk-a' });
+  t.after(() => audio.close());
+  const server = await startTestServer(t, {
+    auth: { mode: 'off' },
+    dialogue: { greeting: 'Yes?' },
+    providers: { tts: { cloud: { type: 'openai', base_url: audio.url, api_key: 'sk-a', model: 'tts-1', voice: 'alloy' } } },
+    pipeline: { tts: ['cloud'] },
+  });
+  const frames: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    const { dev, sid } = await talk(server);
+    dev.sendJson({ session_id: sid, type: 'listen', state: 'detect', text: '小智' });
+    await dev.next(isStop, 20_000);
+    frames.push(dev.received.filter((r) => r.kind === 'binary').length);
+    dev.close();
+    await dev.closed;
+  }
+  assert.equal(audio.speech.filter((r) => r.json['input'] === 'Yes?').length, 1, 'the vendor was asked once');
+  assert.ok(frames[0]! > 0);
+  assert.equal(frames[1], frames[0], 'the cached greeting is the same audio');
+});
