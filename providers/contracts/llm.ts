@@ -24,6 +24,8 @@ export interface ChatMessage {
   readonly toolCalls?: readonly ToolCall[];
   /** On tool messages: the call this answers. */
   readonly toolCallId?: string;
+  /** On user messages, for models that see images (vision): base64 data. */
+  readonly images?: readonly { readonly mimeType: string; readonly base64: string }[];
 }
 
 export interface ToolDefinition {

@@ -65,3 +65,23 @@ test('vision upload: token checked, chunked multipart parsed, text model explain
   assert.equal(big.status, 413);
   assert.equal(big.json['code'], 'XZ_ERR_VISION_TOO_LARGE');
 });
+
+test('with a vision model configured, the photo goes to it as an image and its answer comes back', T, async (t) => {
+  const { startFakeOpenAI } = await import('../doubles/llm-vendors.js');
+  const fake = await startFakeOpenAI({ apiKey: 'sk-v' });
+  t.after(() => fake.close());
+  fake.script({ text: 'A red apple on a wooden table.' });
+  const server = await startTestServer(t, {
+    providers: { vllm: { eye: { type: 'openai', base_url: fake.url, model: 'gpt-4o-mini', api_key: 'sk-v' } } },
+    pipeline: { vllm: ['eye'] },
+  });
+  const secret = await server.devices.getOrCreateSecret();
+  const token = issueVisionToken({ secret }, DEVICE.id, DEVICE.client, Date.now());
+  const r = await upload(server, multipart('what is on the table?', JPEG), { 'Device-Id': DEVICE.id, 'Client-Id': DEVICE.client, Authorization: `Bearer ${token}` });
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.json, { success: true, action: 'RESPONSE', response: 'A red apple on a wooden table.' });
+  const user = (fake.requests[0]!.json as { messages: { role: string; content: unknown }[] }).messages.find((m) => m.role === 'user')!;
+  const parts = user.content as { type: string; text?: string; image_url?: { url: string } }[];
+  assert.equal(parts[0]!.text, 'what is on the table?');
+  assert.equal(parts[1]!.image_url!.url, `data:image/jpeg;base64,${JPEG.toString('base64')}`);
+});

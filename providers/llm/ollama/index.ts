@@ -58,7 +58,7 @@ function messages(list: readonly ChatMessage[], names: ToolNames): Record<string
       const name = m.toolCallId === undefined ? undefined : callNames.get(m.toolCallId);
       return { role: 'tool', content: m.content, ...(name ? { tool_name: names.out(name) } : {}) };
     }
-    return { role: m.role, content: m.content };
+    return { role: m.role, content: m.content, ...(m.images?.length ? { images: m.images.map((i) => i.base64) } : {}) };
   });
 }
 

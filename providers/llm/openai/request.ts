@@ -32,6 +32,12 @@ function message(m: ChatMessage, names: ToolNames): Record<string, unknown> {
       tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: names.out(c.name), arguments: c.argsJson } })),
     };
   }
+  if (m.images?.length) {
+    return {
+      role: m.role,
+      content: [{ type: 'text', text: m.content }, ...m.images.map((i) => ({ type: 'image_url', image_url: { url: `data:${i.mimeType};base64,${i.base64}` } }))],
+    };
+  }
   return { role: m.role, content: m.content };
 }
 
