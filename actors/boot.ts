@@ -105,7 +105,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     data: { llm: llm.instances, chain: llm.chain, vllm: vllm.instances, vllmChain: vllm.chain, hedgeMs: config.pools.llm.hedge_ms },
   });
   const tts = providerSlice('tts');
-  system.addPool({ name: 'speak', size: config.workers.speak, modules: [mod('speak/module')], data: { tts: tts.instances, chain: tts.chain, spawner: spawner.address } });
+  system.addPool({ name: 'speak', size: config.workers.speak, modules: [mod('speak/module')], data: { tts: tts.instances, chain: tts.chain, spawner: spawner.address, hedgeMs: config.pools.tts.hedge_ms } });
   system.on('restarted', (x: { actors: string[] }) => {
     // A worker came back: tell each affected session, which resends what its actors need.
     const bySession = new Map<string, string[]>();

@@ -22,4 +22,5 @@ export interface SpeakBoot {
   tts: Record<string, { type: string; [k: string]: unknown }>;
   chain: string[];
   spawner: string | null;
+  hedgeMs: number;
 }

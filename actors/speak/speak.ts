@@ -10,15 +10,17 @@ import { defineActor, type ActorModule } from '../../runtime/actor.js';
 import { toWire } from '../../runtime/errors.js';
 import type { TtsProvider } from '../../providers/contracts/tts.js';
 import { createTts } from '../../providers/registry.js';
+import { pooledTts } from '../../providers/pool/tts.js';
+import { realClock } from '../../runtime/clock.js';
+import { PoolStateClient } from '../pools/client.js';
 import type { SpeakBoot, SpeakIn, SpeakInit, SpeakOut } from './messages.js';
 
-let boot: SpeakBoot = { tts: {}, chain: [], spawner: null };
+let boot: SpeakBoot = { tts: {}, chain: [], spawner: null, hedgeMs: 0 };
 const providers = new Map<string, Promise<TtsProvider>>();
 
-function provider(): Promise<TtsProvider> {
-  const name = boot.chain[0];
-  const cfg = name === undefined ? undefined : boot.tts[name];
-  if (!name || !cfg) return Promise.reject(new Error('no TTS configured (pipeline.tts is empty)'));
+function vendor(name: string): Promise<TtsProvider> {
+  const cfg = boot.tts[name];
+  if (!cfg) return Promise.reject(new Error(`TTS "${name}" is not configured`));
   let p = providers.get(name);
   if (!p) {
     p = createTts(name, cfg, { spawner: boot.spawner ?? undefined });
@@ -28,10 +30,29 @@ function provider(): Promise<TtsProvider> {
   return p;
 }
 
-const speak = defineActor<SpeakInit, SpeakInit, SpeakIn>({
+/** The TTS chain behind the pool adapter (failover, breaker, quotas), state owned by main. */
+async function pooled(client: PoolStateClient, holder: string): Promise<TtsProvider> {
+  const chain: { key: string; provider: TtsProvider }[] = [];
+  for (const name of boot.chain) {
+    try {
+      chain.push({ key: `tts.${name}`, provider: await vendor(name) });
+    } catch {
+      // A TTS whose config is broken is left out; the others still speak.
+    }
+  }
+  if (chain.length === 0) throw new Error('no usable TTS (pipeline.tts)');
+  return chain.length === 1 ? chain[0]!.provider : pooledTts({ id: 'tts', chain, state: client, clock: realClock, hedgeMs: boot.hedgeMs, holder });
+}
+
+interface State extends SpeakInit {
+  tts: Promise<TtsProvider> | undefined;
+  client: PoolStateClient;
+}
+
+const speak = defineActor<State, SpeakInit, SpeakIn>({
   // Sentences of one reply; a deep queue means TTS is far slower than speech.
   mailbox: { capacity: 64, overflow: 'fail' },
-  start: (_ctx, init) => init,
+  start: (ctx, init) => ({ ...init, tts: undefined, client: new PoolStateClient(ctx) }),
   async receive(init, m, env, ctx, signal) {
     switch (m.t) {
       case 'speak.say': {
@@ -41,7 +62,9 @@ const speak = defineActor<SpeakInit, SpeakInit, SpeakIn>({
         };
         let rate = 16_000;
         try {
-          const tts = await provider();
+          init.tts ??= pooled(init.client, ctx.self);
+          init.tts.catch(() => (init.tts = undefined));
+          const tts = await init.tts;
           rate = tts.caps.sampleRate;
           const voice = { name: m.voice.name ?? undefined, language: m.voice.language ?? undefined };
           for await (const chunk of tts.synthesize({ text: m.text, voice, signal })) {

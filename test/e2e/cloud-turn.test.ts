@@ -1,0 +1,52 @@
+// A full turn on cloud speech vendors through the front door, each a local fake speaking the
+// vendor's exact protocol: device speech → Doubao streaming ASR (binary WebSocket frames, gzip)
+// → OpenAI-compatible model (SSE) → Edge TTS (WebSocket, MP3 decoded in the speak worker) →
+// Opus paced to the device, which decodes the answer. Edge's socket is reused across sentences.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startVolcAsrFake } from '../doubles/volc-asr.js';
+import { startEdgeFake } from '../doubles/edge-tts.js';
+import { startFakeOpenAI } from '../doubles/llm-vendors.js';
+import { TestDevice, deviceHeaders, streamRealtime } from '../helpers/device.js';
+import { startTestServer } from '../helpers/server.js';
+import { cleanupSpeech, decoderFor, opusFrames, silenceFrames, speechPcm, speechToolsAvailable } from '../helpers/speech.js';
+
+const T = { timeout: 90_000 };
+const skip = !speechToolsAvailable() && 'espeak-ng/sox missing (run native/setup.sh)';
+
+test('Doubao ASR + OpenAI-compatible model + Edge TTS: a spoken question gets a spoken answer', { ...T, skip }, async (t) => {
+  const asr = await startVolcAsrFake({ text: ['what time', ' is it'] });
+  const edge = await startEdgeFake();
+  const llm = await startFakeOpenAI({ apiKey: 'sk-test' });
+  t.after(async () => {
+    await Promise.all([asr.close(), edge.close(), llm.close()]);
+    cleanupSpeech();
+  });
+  llm.script({ text: 'It is ten past nine. Have a good morning!' });
+  const server = await startTestServer(t, {
+    auth: { mode: 'off' },
+    providers: {
+      asr: { doubao: { type: 'volc', url: asr.url, appid: asr.appId, access_token: asr.accessKey } },
+      llm: { gpt: { type: 'openai', base_url: llm.url, model: 'm', api_key: 'sk-test' } },
+      tts: { edge: { type: 'edge', url: edge.url } },
+    },
+    pipeline: { asr: ['doubao'], llm: ['gpt'], tts: ['edge'] },
+  });
+  const dev = await TestDevice.connect(server.wsUrl, { headers: deviceHeaders() });
+  const hello = await dev.hello({ features: {} });
+  const rate = (hello['audio_params'] as { sample_rate: number }).sample_rate;
+  dev.sendJson({ session_id: hello['session_id'], type: 'listen', state: 'start', mode: 'auto' });
+  void streamRealtime(dev, [...silenceFrames(3), ...opusFrames(speechPcm('what time is it')), ...silenceFrames(60)]);
+  await dev.next((r) => r.kind === 'json' && r.value['type'] === 'tts' && r.value['state'] === 'stop', 40_000);
+  const json = dev.received.filter((r) => r.kind === 'json').map((r) => (r as { value: Record<string, unknown> }).value);
+  assert.equal(json.find((m) => m['type'] === 'stt')?.['text'], 'what time is it');
+  assert.deepEqual(json.filter((m) => m['state'] === 'sentence_start').map((m) => m['text']), ['It is ten past nine.', 'Have a good morning!']);
+  const dec = decoderFor(rate);
+  const frames = dev.received.filter((r) => r.kind === 'binary');
+  let samples = 0;
+  for (const f of frames) samples += dec.decode((f as { data: Buffer }).data).length;
+  assert.ok(samples / rate > 0.3, `${(samples / rate).toFixed(2)} s of answer audio decoded`);
+  assert.equal(edge.handshakes, 1, 'one Edge connection for both sentences');
+  assert.equal(edge.requests.length, 2);
+  dev.close();
+});
