@@ -146,7 +146,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
   const sessions = new Map<string, LiveSession>();
   const pacer = new Pacer({ frameMs: config.audio.frame_ms, leadFrames: config.audio.lead_frames, clock: realClock });
-  if (config.tools.music.dir) log.warn('tools.music.dir is set, but music playback is not implemented yet: no play_music tool');
+  if (config.tools.music.dir) log.warn('tools.music.dir is set, but this build cannot play music yet: no play_music tool');
   const activationPrompter = new ActivationPrompter({ clock: realClock, template: config.dialogue.activation_prompt });
   const dialogue: DialogueShared = {
     settings: config.dialogue as DialogueSettings,

@@ -21,14 +21,9 @@ import { HOST, type Channel, type Frame, type HostMsg, type Transferable } from 
 import type { HostOptions, HostStats, LocalActor, Pending, RequestVia } from './host-types.js';
 
 export type { HostOptions, HostStats, RequestVia } from './host-types.js';
-
-function threadMemory(): { heapUsedMb: number; externalMb: number } {
-  // In a worker, heapUsed and external are that thread's own isolate.
-  const m = process.memoryUsage();
-  return { heapUsedMb: Math.round(m.heapUsed / 104857.6) / 10, externalMb: Math.round(m.external / 104857.6) / 10 };
-}
 import { collectTransferables } from './transfer.js';
 import { makeEnvelope, viaOptions } from './context.js';
+import { threadMemory } from './loop-delay.js';
 
 export class ActorHost {
   readonly name: string;
@@ -59,10 +54,6 @@ export class ActorHost {
     this.#parent = opts.parent;
     this.#onFault = opts.onFault;
     this.#onControl = opts.onControl;
-  }
-
-  has(addr: string): boolean {
-    return this.#actors.has(addr);
   }
 
   // ── actors ──────────────────────────────────────────────────────────────────────────────

@@ -57,3 +57,9 @@ export class LoopDelayMonitor {
     this.#h.disable();
   }
 }
+
+/** This thread's V8 heap in use and its off-heap buffers, MB (a worker's are its own isolate's). */
+export function threadMemory(): { heapUsedMb: number; externalMb: number } {
+  const m = process.memoryUsage();
+  return { heapUsedMb: Math.round(m.heapUsed / 104857.6) / 10, externalMb: Math.round(m.external / 104857.6) / 10 };
+}

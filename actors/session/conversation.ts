@@ -10,95 +10,31 @@
  * turn id on every thread, so anything still queued or running for the old turn is dropped or
  * aborted by the runtime and no frame of it can reach the device afterwards.
  */
-import type { Clock, Timer } from '../../runtime/clock.js';
-import type { Logger } from '../../runtime/log.js';
-import type { ActorSystem } from '../../runtime/system.js';
-import type { AnyMsg, Lane } from '../../runtime/envelope.js';
 import type { ChatMessage } from '../../providers/contracts/llm.js';
-import type { Pacer } from '../pacer/pacer.js';
-import type { QuickReplies, QuickReplyKey } from '../speak/quick-replies.js';
+import type { QuickReplyKey } from '../speak/quick-replies.js';
 import { emojiFor } from '../think/sentences.js';
-import { spawnCrew, killCrew, type Crew, type CrewSettings } from './crew.js';
-import type { DeviceEvent, DeviceView, ListenMode } from './device-state.js';
-import type { DeviceLink } from './link.js';
+import { CrewLink, killCrew } from './crew.js';
+import type { ListenMode } from './device-state.js';
 import type { SessionIn, TurnRecord } from './messages.js';
-import type { ToolRegistry } from '../tools/registry.js';
+import type { ConversationDeps, Reply } from './conversation-types.js';
 import type { ToolResult } from '../think/messages.js';
 import type { ToolCall } from '../../providers/contracts/llm.js';
 import { toWire } from '../../runtime/errors.js';
 import { History } from '../dialogue/history.js';
-import { IdlePolicy, WakeGate, type IntentMatcher } from '../dialogue/intents.js';
-import { memoryMessages, type DeviceMemory } from '../dialogue/memory.js';
+import { IdlePolicy, WakeGate } from '../dialogue/intents.js';
+import { memoryMessages } from '../dialogue/memory.js';
 import { renderSystemPrompt } from '../dialogue/prompt.js';
-import { toolAllowed, type DeviceProfile, type Role } from '../dialogue/roles.js';
-import type { DialogueSettings } from '../../config/dialogue.js';
+import { toolAllowed, type Role } from '../dialogue/roles.js';
+
+export type { ConversationDeps, DialogueDeps } from './conversation-types.js';
 
 /** `tts stop` goes this long after the playout end: inside the −100…+300 ms window, with margin for jitter. */
 const STOP_AFTER_PLAYOUT_MS = 80;
-/** Messages kept while the worker actors start (≈ 2 s of uplink audio plus control). */
-const MAX_PENDING = 48;
-
-export interface ConversationDeps {
-  sessionId: string;
-  self: string;
-  link: DeviceLink;
-  log: Logger;
-  system: ActorSystem;
-  pacer: Pacer;
-  clock: Clock;
-  crew: CrewSettings;
-  startGapMs: number;
-  deviceId: string;
-  /** Cache of fixed phrases' encoded audio; `key` holds the provider and downlink format. */
-  quick: { cache: QuickReplies; key: Omit<QuickReplyKey, 'voice' | 'text'> } | undefined;
-  tools: ToolRegistry;
-  dialogue: DialogueDeps;
-  view(): DeviceView;
-  apply(ev: DeviceEvent): void;
-}
-
-/** The dialogue policy a conversation follows (actors/dialogue), shared by all sessions. */
-export interface DialogueDeps {
-  settings: DialogueSettings;
-  roles: ReadonlyMap<string, Role>;
-  profile: DeviceProfile;
-  memory: DeviceMemory | undefined;
-  intents: IntentMatcher;
-  /**
-   * Whether the device may talk: bound (or activation off), or not — then `text` is its code to
-   * speak, at most once a minute (undefined in between).
-   */
-  activation(): Promise<{ bound: true } | { bound: false; text: string | undefined }>;
-}
-
-interface Reply {
-  /** Close the session once this reply has played (exit phrase, end_conversation, idle farewell). */
-  closeAfter: boolean;
-  turn: number;
-  record: TurnRecord;
-  /** Sentences announced by the think actor, by index. */
-  texts: Map<number, string>;
-  /** Sentence indices whose subtitle went into the pacer. */
-  shown: Set<number>;
-  /** Sentence indices whose subtitle (with its first frame) reached the device: what was heard. */
-  heard: Set<number>;
-  /** Sentence indices whose last frames arrived. */
-  finished: Set<number>;
-  sentences: number | undefined;
-  emotionSent: boolean;
-  ended: boolean;
-  stopTimer: Timer | undefined;
-  spoken: string[];
-  /** Frames of a fixed phrase being synthesized, kept for the quick-reply cache. */
-  capture?: { key: QuickReplyKey; frames: Uint8Array[] };
-}
 
 export class Conversation {
   readonly #d: ConversationDeps;
   #turn = 0;
-  #crew: Crew | undefined;
-  #crewState: 'none' | 'spawning' | 'ready' | 'failed' = 'none';
-  #pending: [keyof Crew, AnyMsg, Lane, ArrayBufferLike[] | undefined][] = [];
+  readonly #crew: CrewLink;
   #mode: ListenMode = 'auto';
   #listening = false;
   #reply: Reply | undefined;
@@ -115,6 +51,10 @@ export class Conversation {
 
   constructor(d: ConversationDeps) {
     this.#d = d;
+    this.#crew = new CrewLink(d.system, d.sessionId, d.self, d.crew, (e) => {
+      d.log.error({ err: e }, 'could not start the session workers: closing');
+      d.link.close(1011, 'server busy');
+    });
     const ds = d.dialogue.settings;
     this.#role = d.dialogue.profile.role;
     this.#voice = { name: d.dialogue.profile.voice ?? this.#role.voice, language: d.dialogue.profile.language ?? this.#role.language };
@@ -178,8 +118,8 @@ export class Conversation {
   listenStart(mode: ListenMode): void {
     this.#mode = mode;
     this.#listening = true;
-    this.#ensureCrew();
-    this.#toCrew('listen', { t: 'listen.start', mode }, 'system');
+    this.#crew.ensure();
+    this.#crew.send('listen', { t: 'listen.start', mode }, 'system');
     this.#promptActivation();
   }
 
@@ -187,12 +127,12 @@ export class Conversation {
     this.#listening = false;
     // The stop comes from here and the audio from the codec: name the last frame sent so the
     // utterance is not cut before it arrives.
-    this.#toCrew('listen', { t: 'listen.stop', untilSeq: this.#seq }, 'stream');
+    this.#crew.send('listen', { t: 'listen.stop', untilSeq: this.#seq }, 'stream');
   }
 
   /** `listen detect`: a wake word wakes the session (greeting); any other text is a typed user turn. */
   detect(text: string): void {
-    this.#ensureCrew();
+    this.#crew.ensure();
     const out = this.#wake.detect(text);
     if (out.kind === 'empty') return;
     this.#idle.activity('speech');
@@ -205,7 +145,7 @@ export class Conversation {
   }
 
   audio(opus: Uint8Array): void {
-    this.#toCrew('codec', { t: 'codec.decode', opus, seq: ++this.#seq }, 'stream', [opus.buffer]);
+    this.#crew.send('codec', { t: 'codec.decode', opus, seq: ++this.#seq }, 'stream', [opus.buffer]);
   }
 
   /** The device aborted (button, wake word while speaking): stop now, confirm with tts stop. */
@@ -249,7 +189,7 @@ export class Conversation {
         return;
       case 'session.crew-restarted':
         this.#d.log.warn({ actors: m.actors }, 'worker actors restarted');
-        if (this.#listening) this.#toCrew('listen', { t: 'listen.start', mode: this.#mode }, 'system');
+        if (this.#listening) this.#crew.send('listen', { t: 'listen.start', mode: this.#mode }, 'system');
         if (this.replying) {
           this.#interrupt('worker restarted');
           this.#sendTtsStop();
@@ -267,9 +207,7 @@ export class Conversation {
   async end(): Promise<void> {
     this.#interrupt('session ended');
     this.#idle.stop();
-    const crew = this.#crew;
-    this.#crew = undefined;
-    this.#crewState = 'failed';
+    const crew = this.#crew.release();
     if (!crew) return;
     const d = this.#d;
     const memory = d.dialogue.memory;
@@ -374,7 +312,7 @@ export class Conversation {
     const messages: ChatMessage[] = [{ role: 'system', content: system }, ...this.#history.messages, { role: 'user', content: text }];
     if (opts.remember ?? true) this.#history.addUser(text);
     const tools = d.tools.definitions((t) => toolAllowed(this.#role, t));
-    this.#toCrew('think', { t: 'think.respond', messages, ...(tools.length ? { tools } : {}) }, 'data');
+    this.#crew.send('think', { t: 'think.respond', messages, ...(tools.length ? { tools } : {}) }, 'data');
   }
 
   /** Opens a reply turn: interrupts any reply in progress, stt + tts start, the pacer stream. */
@@ -437,7 +375,7 @@ export class Conversation {
     }
     r.texts.set(index, text);
     r.spoken.push(text);
-    this.#toCrew('speak', { t: 'speak.say', text, sentence: index, voice: this.#voice }, 'data');
+    this.#crew.send('speak', { t: 'speak.say', text, sentence: index, voice: this.#voice }, 'data');
   }
 
   #replyDone(text: string, sentences: number, emotion: string | undefined, firstTextMs: number | undefined, error: { code: string; message: string } | undefined, _turn?: number, remember = true): void {
@@ -521,7 +459,7 @@ export class Conversation {
     this.#history.interrupted(r.spoken.filter((_, i) => r.heard.has(i)));
     this.#d.pacer.cancel(this.#d.sessionId);
     this.#newTurn();
-    this.#toCrew('codec', { t: 'codec.reset' }, 'system');
+    this.#crew.send('codec', { t: 'codec.reset' }, 'system');
     this.#d.log.info({ turn: r.turn, why }, 'reply interrupted');
     this.#remember(r.record);
   }
@@ -530,7 +468,7 @@ export class Conversation {
     const d = this.#d;
     d.link.sendJson({ session_id: d.sessionId, type: 'tts', state: 'stop' });
     d.apply({ e: 'tts-stop' });
-    this.#toCrew('listen', { t: 'listen.playback', playing: false }, 'system');
+    this.#crew.send('listen', { t: 'listen.playback', playing: false }, 'system');
   }
 
   #newTurn(): number {
@@ -544,41 +482,5 @@ export class Conversation {
     if (this.records.length > 5) this.records.shift();
     const { speechEndAt: _abs, ...rel } = rec;
     this.#d.log.info({ turn: rel }, rec.interrupted ? 'turn interrupted' : 'turn');
-  }
-
-  // ── the worker actors ──────────────────────────────────────────────────────────────────
-
-  #ensureCrew(): void {
-    if (this.#crewState !== 'none') return;
-    this.#crewState = 'spawning';
-    const d = this.#d;
-    spawnCrew(d.system, d.sessionId, d.self, d.crew).then(
-      (crew) => {
-        if (this.#crewState !== 'spawning') {
-          void killCrew(d.system, crew);
-          return;
-        }
-        this.#crew = crew;
-        this.#crewState = 'ready';
-        const pending = this.#pending;
-        this.#pending = [];
-        for (const [who, msg, lane, transfer] of pending) this.#toCrew(who, msg, lane, transfer);
-      },
-      (e: unknown) => {
-        this.#crewState = 'failed';
-        this.#pending = [];
-        d.log.error({ err: e }, 'could not start the session workers: closing');
-        d.link.close(1011, 'server busy');
-      },
-    );
-  }
-
-  #toCrew(who: keyof Crew, msg: AnyMsg, lane: Lane, transfer?: ArrayBufferLike[]): void {
-    const crew = this.#crew;
-    if (!crew) {
-      if (this.#crewState === 'spawning' && this.#pending.length < MAX_PENDING) this.#pending.push([who, msg, lane, transfer]);
-      return;
-    }
-    this.#d.system.send(crew[who], msg, { session: this.#d.sessionId, lane, ...(transfer ? { transfer: transfer as ArrayBuffer[] } : {}) });
   }
 }

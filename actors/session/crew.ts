@@ -8,6 +8,7 @@
  *   session ──speak.say─────▶ speak/<id> ──codec.encode──▶ codec/<id> ──session.frames──▶ session
  */
 import type { ActorSystem } from '../../runtime/system.js';
+import type { AnyMsg, Lane } from '../../runtime/envelope.js';
 
 export interface CrewSettings {
   downlink: { sampleRate: number; frameMs: number; complexity: number };
@@ -51,4 +52,67 @@ export async function spawnCrew(system: ActorSystem, sessionId: string, sessionA
 
 export async function killCrew(system: ActorSystem, c: Crew): Promise<void> {
   await Promise.allSettled([c.codec, c.listen, c.think, c.speak].map((a) => system.kill(a)));
+}
+
+/** Messages kept while the worker actors start (≈ 2 s of uplink audio plus control). */
+const MAX_PENDING = 48;
+
+/**
+ * A session's handle on its crew: spawned on first use, messages queued (bounded) while it
+ * starts, delivered in order once it is up; `release()` hands the crew back for killing.
+ */
+export class CrewLink {
+  #crew: Crew | undefined;
+  #state: 'none' | 'spawning' | 'ready' | 'released' = 'none';
+  #pending: [keyof Crew, AnyMsg, Lane, ArrayBufferLike[] | undefined][] = [];
+
+  constructor(
+    private readonly system: ActorSystem,
+    private readonly sessionId: string,
+    private readonly sessionAddr: string,
+    private readonly settings: CrewSettings,
+    private readonly onFailure: (e: unknown) => void,
+  ) {}
+
+  /** Spawns the crew if it is not there yet (an idle connected device has none). */
+  ensure(): void {
+    if (this.#state !== 'none') return;
+    this.#state = 'spawning';
+    spawnCrew(this.system, this.sessionId, this.sessionAddr, this.settings).then(
+      (crew) => {
+        if (this.#state !== 'spawning') {
+          void killCrew(this.system, crew);
+          return;
+        }
+        this.#crew = crew;
+        this.#state = 'ready';
+        const pending = this.#pending;
+        this.#pending = [];
+        for (const [who, msg, lane, transfer] of pending) this.send(who, msg, lane, transfer);
+      },
+      (e: unknown) => {
+        this.#state = 'released';
+        this.#pending = [];
+        this.onFailure(e);
+      },
+    );
+  }
+
+  send(who: keyof Crew, msg: AnyMsg, lane: Lane, transfer?: ArrayBufferLike[]): void {
+    const crew = this.#crew;
+    if (!crew) {
+      if (this.#state === 'spawning' && this.#pending.length < MAX_PENDING) this.#pending.push([who, msg, lane, transfer]);
+      return;
+    }
+    this.system.send(crew[who], msg, { session: this.sessionId, lane, ...(transfer ? { transfer: transfer as ArrayBuffer[] } : {}) });
+  }
+
+  /** No more messages; returns the crew (if it came up) for the caller to finish with and kill. */
+  release(): Crew | undefined {
+    const crew = this.#crew;
+    this.#crew = undefined;
+    this.#state = 'released';
+    this.#pending = [];
+    return crew;
+  }
 }

@@ -22,7 +22,7 @@ import type { DialogueSettings, ToolsSettings } from '../../config/dialogue.js';
 /** Dialogue policy shared by every session of the process. */
 export interface DialogueShared {
   settings: DialogueSettings;
-  /** Music playback is not implemented yet: `music.dir` is ignored (boot warns). */
+  /** This build cannot play music yet: `music.dir` is ignored (boot warns). */
   tools: ToolsSettings;
   roles: ReadonlyMap<string, Role>;
   devices: Readonly<Record<string, DeviceConfigLike>>;
