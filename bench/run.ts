@@ -41,6 +41,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   opus: () => import('./opus.js'),
   llm: () => import('./llm.js'),
   tts: () => import('./tts.js'),
+  think: () => import('./think.js'),
 };
 
 export function formatTable(report: BenchReport): string {
