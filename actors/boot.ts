@@ -77,7 +77,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   // never from the main thread of a running server (fork time grows with our memory).
   // Each stdio MCP server holds one spawner slot for its whole life.
   const stdioServers = Object.values(config.mcp_servers).filter((m) => m.transport === 'stdio').length;
-  const spawner = await Spawner.start({ log: (msg) => log.warn({ component: 'spawner' }, msg), maxProcs: 16 + stdioServers });
+  const spawner = await Spawner.start({ log: (msg) => log.info({ component: 'spawner' }, msg), maxProcs: 16 + stdioServers });
   const mcp = new ExternalMcp({ servers: config.mcp_servers, spawnClient: () => sharedSpawnClient(spawner.address), log: log.child({ mod: 'mcp-external' }) });
   await mcp.start({ waitMs: 3000 });
 
