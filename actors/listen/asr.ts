@@ -11,6 +11,9 @@
 import type { AsrEvent, AsrOptions, AsrProvider, AsrStream } from '../../providers/contracts/asr.js';
 import { E, XzError } from '../../runtime/errors.js';
 import type { ListenAsrSpec } from './messages.js';
+import type { PoolState } from '../../providers/pool/state.js';
+import { pooledAsr } from '../../providers/pool/asr.js';
+import { realClock } from '../../runtime/clock.js';
 
 type ProviderConfig = ListenAsrSpec['provider'];
 type Registry = { createAsr(name: string, config: ProviderConfig, deps: { spawner?: string }): AsrProvider | Promise<AsrProvider> };
@@ -41,6 +44,8 @@ export function configureWorkerAsr(cfg: WorkerAsrConfig): void {
   workerDefault = null;
   if (!name || !provider) return;
   const spec: ListenAsrSpec = { name, provider };
+  const chain = (cfg.chain ?? []).filter((n) => cfg.asr?.[n]).map((n) => ({ name: n, provider: cfg.asr![n]! }));
+  if (chain.length > 1) spec.chain = chain;
   if (cfg.spawner) spec.spawner = cfg.spawner;
   if (cfg.asrRegistry) spec.registry = cfg.asrRegistry;
   workerDefault = spec;
@@ -71,6 +76,20 @@ export function asrProvider(spec: ListenAsrSpec): Promise<AsrProvider> {
   return p;
 }
 
+async function providerFor(spec: ListenAsrSpec, pool: PoolState | undefined): Promise<AsrProvider> {
+  if (!spec.chain || !pool) return asrProvider(spec);
+  const chain: { key: string; provider: AsrProvider }[] = [];
+  for (const c of spec.chain) {
+    try {
+      chain.push({ key: `asr.${c.name}`, provider: await asrProvider({ ...spec, name: c.name, provider: c.provider }) });
+    } catch {
+      // An instance whose config is broken is left out; the others still listen.
+    }
+  }
+  if (chain.length === 0) return asrProvider(spec);
+  return pooledAsr({ id: 'asr', chain, state: pool, clock: realClock });
+}
+
 export async function closeAsrProviders(): Promise<void> {
   const all = [...providers.values()];
   providers.clear();
@@ -95,8 +114,9 @@ export class UtteranceAsr {
   #ended = false;
   #endedAt = 0;
 
-  constructor(spec: ListenAsrSpec) {
-    const opened = asrProvider(spec).then((provider) => {
+  /** With `pool` and a chain in the spec, the chain runs behind the pool adapter (failover, breaker, quotas). */
+  constructor(spec: ListenAsrSpec, pool?: PoolState) {
+    const opened = providerFor(spec, pool).then((provider) => {
       const opts: AsrOptions = { signal: this.#abort.signal };
       if (spec.language) opts.language = spec.language;
       if (spec.hints) opts.hints = spec.hints;

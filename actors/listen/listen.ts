@@ -18,6 +18,7 @@ import { E } from '../../runtime/errors.js';
 import type { VadState } from '../../providers/contracts/vad.js';
 import { AudioLog } from './audio-log.js';
 import { resolveAsr, UtteranceAsr } from './asr.js';
+import { PoolStateClient } from '../pools/client.js';
 import { workerVad, type VadBatcher } from './batcher.js';
 import { EchoDetector } from './echo.js';
 import { Endpointer, type EndpointEvent } from './endpointer.js';
@@ -68,6 +69,8 @@ interface State {
   /** A listen.stop waiting for its last frame. */
   stopAt: { seq: number; timer: Timer } | undefined;
   stats: { windows: number; utterances: number; bargeIns: number; echoRejected: number; ignored: number; seqGaps: number };
+  /** The process-wide pool state (main thread), made on the first utterance. */
+  pool?: PoolStateClient;
 }
 
 const listen = defineActor<State, ListenInit, ListenIn>({
@@ -255,7 +258,7 @@ function judgeHeld(s: State): void {
 function open(s: State, utt: Utterance, atSample: number): void {
   utt.phase = 'open';
   if (utt.bargeIn) s.stats.bargeIns++;
-  if (s.asr) utt.asr = new UtteranceAsr(s.asr);
+  if (s.asr) utt.asr = new UtteranceAsr(s.asr, (s.pool ??= new PoolStateClient(s.ctx)));
   emit(s, { t: 'session.speech-started', utterance: utt.id, atMs: ms(atSample), bargeIn: utt.bargeIn });
   write(s, utt);
 }

@@ -38,6 +38,8 @@ export interface ListenAsrSpec {
   spawner?: string;
   language?: string | null;
   hints?: readonly string[];
+  /** The whole fallback chain (`pipeline.asr`), when it has more than one instance: pooled. */
+  chain?: { name: string; provider: { readonly type: string; readonly [option: string]: unknown } }[];
 }
 
 export interface ListenEchoConfig {

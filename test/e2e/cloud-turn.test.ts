@@ -50,3 +50,31 @@ test('Doubao ASR + OpenAI-compatible model + Edge TTS: a spoken question gets a 
   assert.equal(edge.requests.length, 2);
   dev.close();
 });
+
+test('the ASR chain fails over through the pool: the first recognizer errors, the second answers', { ...T, skip }, async (t) => {
+  const { startOpenAiAudioFake } = await import('../doubles/openai-audio.js');
+  const bad = await startOpenAiAudioFake({ apiKey: 'sk-a' });
+  const good = await startOpenAiAudioFake({ apiKey: 'sk-b' });
+  t.after(() => Promise.all([bad.close(), good.close()]));
+  bad.inject('transcriptions', { kind: 'status', status: 500 }, 10);
+  good.transcript = 'turn off the light';
+  const server = await startTestServer(t, {
+    auth: { mode: 'off' },
+    providers: {
+      asr: {
+        a: { type: 'openai', base_url: bad.url, api_key: 'sk-a', model: 'whisper-1' },
+        b: { type: 'openai', base_url: good.url, api_key: 'sk-b', model: 'whisper-1' },
+      },
+    },
+    pipeline: { asr: ['a', 'b'] },
+  });
+  const dev = await TestDevice.connect(server.wsUrl, { headers: deviceHeaders() });
+  const hello = await dev.hello({ features: {} });
+  dev.sendJson({ session_id: hello['session_id'], type: 'listen', state: 'start', mode: 'auto' });
+  void streamRealtime(dev, [...silenceFrames(3), ...opusFrames(speechPcm('turn off the light')), ...silenceFrames(40)]);
+  const stt = await dev.next((r) => r.kind === 'json' && r.value['type'] === 'stt', 30_000);
+  assert.equal((stt as { value: Record<string, unknown> }).value['text'], 'turn off the light');
+  assert.equal(bad.transcriptions.length, 1, 'the first recognizer was tried');
+  assert.equal(good.transcriptions.length, 1, 'and the second answered');
+  dev.close();
+});
