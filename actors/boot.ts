@@ -27,6 +27,7 @@ import { QuickReplies } from './speak/quick-replies.js';
 import { startPools } from './pools/pools.js';
 import { providersStatus } from '../providers/pool/status.js';
 import type { PolicyInput } from '../providers/pool/state.js';
+import { probeFor, type HttpProbe } from '../providers/http/probe.js';
 import { Pacer } from './pacer/pacer.js';
 import { Spawner, sharedSpawnClient } from '../runtime/spawner.js';
 import { ExternalMcp } from './mcp/external/index.js';
@@ -125,7 +126,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   system.on('crashed', (x: { pool: string; slot: string; error: { message: string } }) => log.error({ pool: x.pool, slot: x.slot }, `worker crashed: ${x.error.message}`));
   system.on('escalated', (x: { pool: string; slot: string; error: { message: string } }) => log.fatal({ pool: x.pool, slot: x.slot }, `worker gave up: ${x.error.message}`));
   await system.start();
-  const poolState = await startPools(system, { providers: poolPolicies(config), leaseMs: config.pools.lease_ms, log });
+  const poolState = await startPools(system, { providers: poolPolicies(config), probes: poolProbes(config), leaseMs: config.pools.lease_ms, log });
   // One shared vision actor per think worker, answering camera uploads in turn.
   const visionActors = await Promise.all(
     system.pool('think').slots.map(async (slot, i) => {
@@ -355,6 +356,18 @@ function poolPolicies(config: Config): Record<string, PolicyInput> {
         ...(p['breaker'] ? { breaker: { ...(p['breaker'].failures !== undefined ? { failures: p['breaker'].failures } : {}), ...(p['breaker'].cooldown_ms !== undefined ? { cooldownMs: p['breaker'].cooldown_ms } : {}) } } : {}),
         ...(p['probe_interval_ms'] !== undefined ? { probeIntervalMs: p['probe_interval_ms'] } : {}),
       };
+    }
+  }
+  return out;
+}
+
+/** HTTP health probes for every instance with an http(s) base_url, keyed `<stage>.<name>`. */
+function poolProbes(config: Config): Record<string, HttpProbe> {
+  const out: Record<string, HttpProbe> = {};
+  for (const stage of ['llm', 'asr', 'tts'] as const) {
+    for (const [name, inst] of Object.entries(config.providers[stage])) {
+      const p = probeFor(inst as { type: string });
+      if (p) out[`${stage}.${name}`] = p;
     }
   }
   return out;
