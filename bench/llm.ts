@@ -14,11 +14,10 @@
  * the mean difference to the first row is the latency the adapter adds per token.
  */
 import { Agent, request } from 'undici';
-import { Bench } from 'tinybench';
 import { createOpenAiLlm } from '../providers/llm/openai/index.js';
 import { SseParser } from '../providers/http/sse.js';
 import { startFakeOpenAI } from '../test/doubles/fake-openai.js';
-import type { BenchOptions, BenchReport, BenchRow } from './run.js';
+import { interleavedSamples, perUnitRow, type BenchOptions, type BenchReport } from './run.js';
 
 const N = 1000;
 const ROUNDS = 3;
@@ -77,24 +76,15 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
     },
   ];
 
-  const samples = new Map<string, number[]>(tasks.map((t) => [t.name, []]));
+  let samples: Map<string, number[]>;
   try {
-    for (let round = 0; round < ROUNDS; round++) {
-      const bench = new Bench({ time: opts.timeMs / ROUNDS, warmup: round === 0, warmupTime: Math.min(500, opts.timeMs / 4), retainSamples: true, throws: true });
-      for (const t of tasks) bench.add(t.name, t.fn);
-      await bench.run();
-      for (const task of bench.tasks) {
-        const r = task.result;
-        if (r.state !== 'completed' || !r.latency.samples) throw new Error(`bench task "${task.name}" ended ${r.state}`);
-        samples.get(task.name)!.push(...r.latency.samples);
-      }
-    }
+    samples = await interleavedSamples(tasks, opts, ROUNDS);
   } finally {
     await provider.close?.();
     await agent.close();
     await fake.close();
   }
-  const rows = tasks.map((t) => perToken(t.name, samples.get(t.name)!));
+  const rows = tasks.map((t) => perUnitRow(t.name, samples.get(t.name)!, N));
   const base = rows[0]!;
   for (const r of rows.slice(1)) {
     r.ratio = r.meanUs / base.meanUs;
@@ -110,13 +100,4 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
       `${events} SSE events per response (created ${created}); ${ROUNDS} interleaved rounds`,
     ],
   };
-}
-
-/** Pooled per-response latencies (ms) → per-token statistics (µs); percentiles by nearest rank. */
-function perToken(name: string, ms: number[]): BenchRow {
-  if (ms.length === 0) throw new Error(`bench task "${name}" took no samples`);
-  const sorted = Float64Array.from(ms, (x) => x / N).sort();
-  const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-  return { name, opsPerSec: 1000 / mean, meanUs: mean * 1000, p50Us: at(0.5) * 1000, p99Us: at(0.99) * 1000, samples: sorted.length };
 }

@@ -34,6 +34,36 @@ export interface BenchModule {
   run(opts: BenchOptions): Promise<BenchReport>;
 }
 
+/**
+ * Runs the tasks in `rounds` interleaved tinybench rounds and pools each task's latency samples
+ * (ms): on these VMs the same operation swings 2–4× between minutes, so tasks measured one after
+ * another would compare different machine states.
+ */
+export async function interleavedSamples(tasks: readonly { name: string; fn: () => unknown }[], opts: BenchOptions, rounds = 4): Promise<Map<string, number[]>> {
+  const { Bench } = await import('tinybench');
+  const samples = new Map<string, number[]>(tasks.map((t) => [t.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    const bench = new Bench({ time: opts.timeMs / rounds, warmup: round === 0, warmupTime: Math.min(500, opts.timeMs / 4), retainSamples: true, throws: true });
+    for (const t of tasks) bench.add(t.name, t.fn as () => Promise<void>);
+    await bench.run();
+    for (const task of bench.tasks) {
+      const r = task.result;
+      if (r.state !== 'completed' || !r.latency.samples) throw new Error(`bench task "${task.name}" ended ${r.state}`);
+      samples.get(task.name)!.push(...r.latency.samples);
+    }
+  }
+  return samples;
+}
+
+/** Pooled latencies (ms per iteration) → a row per unit (µs; token, window, …); percentiles by nearest rank. */
+export function perUnitRow(name: string, ms: readonly number[], units: number): BenchRow {
+  if (ms.length === 0) throw new Error(`bench task "${name}" took no samples`);
+  const sorted = Float64Array.from(ms, (x) => x / units).sort();
+  const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+  return { name, opsPerSec: 1000 / mean, meanUs: mean * 1000, p50Us: at(0.5) * 1000, p99Us: at(0.99) * 1000, samples: sorted.length };
+}
+
 // Imported lazily so a filtered run loads only what it measures.
 const BENCHES: Record<string, () => Promise<BenchModule>> = {
   hop: () => import('./hop.js'),

@@ -5,13 +5,12 @@
  * to a main-thread stand-in for the session) and waits for `session.reply-done`. Per token, so
  * the difference of the means is what the actor path adds per token.
  */
-import { Bench } from 'tinybench';
 import { defineActor } from '../runtime/actor.js';
 import { ActorSystem } from '../runtime/system.js';
 import { startPools } from '../actors/pools/pools.js';
 import { createOpenAiLlm } from '../providers/llm/openai/index.js';
 import { startFakeOpenAI } from '../test/doubles/fake-openai.js';
-import type { BenchOptions, BenchReport, BenchRow } from './run.js';
+import { interleavedSamples, perUnitRow, type BenchOptions, type BenchReport } from './run.js';
 
 const N = 600;
 const DIRECT = 'adapter on the main thread';
@@ -68,24 +67,15 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
         }),
     },
   ];
-  const samples = new Map<string, number[]>(tasks.map((t) => [t.name, []]));
+  let samples: Map<string, number[]>;
   try {
-    for (let round = 0; round < 3; round++) {
-      const bench = new Bench({ time: opts.timeMs / 3, warmup: round === 0, warmupTime: Math.min(500, opts.timeMs / 4), retainSamples: true, throws: true });
-      for (const t of tasks) bench.add(t.name, t.fn);
-      await bench.run();
-      for (const task of bench.tasks) {
-        const r = task.result;
-        if (r.state !== 'completed' || !r.latency.samples) throw new Error(`bench task "${task.name}" ended ${r.state}`);
-        samples.get(task.name)!.push(...r.latency.samples);
-      }
-    }
+    samples = await interleavedSamples(tasks, opts, 3);
   } finally {
     await direct.close?.();
     await system.shutdown();
     await fake.close();
   }
-  const rows = tasks.map((t) => perToken(t.name, samples.get(t.name)!));
+  const rows = tasks.map((t) => perUnitRow(t.name, samples.get(t.name)!, N));
   const base = rows[0]!;
   const actor = rows[1]!;
   actor.ratio = actor.meanUs / base.meanUs;
@@ -97,12 +87,4 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
       `the actor path adds ${(actor.meanUs - base.meanUs).toFixed(2)} µs per token (${(((actor.meanUs - base.meanUs) * N) / 1000).toFixed(2)} ms per reply): worker hop, pool permit, splitting, ${Math.round(sentences / Math.max(1, samples.get(tasks[1]!.name)!.length))} sentence messages per reply`,
     ],
   };
-}
-
-function perToken(name: string, ms: number[]): BenchRow {
-  if (ms.length === 0) throw new Error(`bench task "${name}" took no samples`);
-  const sorted = Float64Array.from(ms, (x) => x / N).sort();
-  const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-  return { name, opsPerSec: 1000 / mean, meanUs: mean * 1000, p50Us: at(0.5) * 1000, p99Us: at(0.99) * 1000, samples: sorted.length };
 }

@@ -7,12 +7,11 @@
  * as "cost of a window in a batch relative to a window alone". Tasks run interleaved in short
  * rounds, as in the hop bench, so a change of CPU regime hits every row alike.
  */
-import { Bench } from 'tinybench';
 import { SileroVad } from '../providers/vad/silero.js';
 import { VadBatcher } from '../actors/listen/batcher.js';
 import { EchoDetector } from '../actors/listen/echo.js';
 import type { VadState } from '../providers/contracts/vad.js';
-import type { BenchOptions, BenchReport, BenchRow } from './run.js';
+import { interleavedSamples, perUnitRow, type BenchOptions, type BenchReport } from './run.js';
 
 const ROUNDS = 4;
 const SIZES = [4, 8, 16];
@@ -74,18 +73,8 @@ async function measure(opts: BenchOptions, vad: SileroVad): Promise<BenchReport>
   const echo = primedEcho();
   tasks.push({ name: 'echo judge: 750 ms, lags 0–600 ms', per: 1, fn: async () => void echo.judge(48_000 - 12_000 - (next() % 8) * 16, 48_000 - (k % 8) * 16) });
 
-  const samples = new Map<string, number[]>(tasks.map((t) => [t.name, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    const bench = new Bench({ time: opts.timeMs / ROUNDS, warmup: round === 0, warmupTime: Math.min(500, opts.timeMs / 4), retainSamples: true, throws: true });
-    for (const t of tasks) bench.add(t.name, t.fn);
-    await bench.run();
-    for (const task of bench.tasks) {
-      const r = task.result;
-      if (r.state !== 'completed' || !r.latency.samples) throw new Error(`bench task "${task.name}" ended ${r.state}`);
-      samples.get(task.name)!.push(...r.latency.samples);
-    }
-  }
-  const rows = tasks.map((t) => perWindow(t.name, samples.get(t.name)!, t.per));
+  const samples = await interleavedSamples(tasks, opts, ROUNDS);
+  const rows = tasks.map((t) => perUnitRow(t.name, samples.get(t.name)!, t.per));
   const base = rows[0]!;
   for (const r of rows.slice(1, -1)) {
     r.ratio = r.meanUs / base.meanUs;
@@ -115,11 +104,3 @@ function primedEcho(): EchoDetector {
   return d;
 }
 
-/** Pooled call latencies (ms) → per-window statistics (µs); percentiles by nearest rank. */
-function perWindow(name: string, ms: number[], per: number): BenchRow {
-  if (ms.length === 0) throw new Error(`bench task "${name}" took no samples`);
-  const sorted = Float64Array.from(ms, (x) => x / per).sort();
-  const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-  return { name, opsPerSec: 1000 / mean, meanUs: mean * 1000, p50Us: at(0.5) * 1000, p99Us: at(0.99) * 1000, samples: sorted.length };
-}

@@ -70,19 +70,7 @@ export class Mailbox {
   #running = false;
   #closed = false;
   #idleWaiters: (() => void)[] = [];
-  readonly #stats: MailboxStats = {
-    depth: 0,
-    systemDepth: 0,
-    waiting: 0,
-    delivered: 0,
-    droppedStale: 0,
-    droppedExpired: 0,
-    droppedOverflow: 0,
-    droppedCancelled: 0,
-    refused: 0,
-    highWater: 0,
-    maxWaitMs: 0,
-  };
+  readonly #stats: MailboxStats = emptyStats();
 
   constructor(handler: Handler, clock: Clock, turns: TurnTable, opts: MailboxOptions = {}) {
     this.#handler = handler;
@@ -294,19 +282,7 @@ export class Mailbox {
 
 /** Sums the counters of several mailboxes (maxima for the high-water mark and wait). */
 export function foldMailboxStats(all: readonly MailboxStats[]): MailboxStats {
-  const out: MailboxStats = {
-    depth: 0,
-    systemDepth: 0,
-    waiting: 0,
-    delivered: 0,
-    droppedStale: 0,
-    droppedExpired: 0,
-    droppedOverflow: 0,
-    droppedCancelled: 0,
-    refused: 0,
-    highWater: 0,
-    maxWaitMs: 0,
-  };
+  const out = emptyStats();
   for (const s of all) {
     out.depth += s.depth;
     out.systemDepth += s.systemDepth;
@@ -321,4 +297,8 @@ export function foldMailboxStats(all: readonly MailboxStats[]): MailboxStats {
     out.maxWaitMs = Math.max(out.maxWaitMs, s.maxWaitMs);
   }
   return out;
+}
+
+function emptyStats(): MailboxStats {
+  return { depth: 0, systemDepth: 0, waiting: 0, delivered: 0, droppedStale: 0, droppedExpired: 0, droppedOverflow: 0, droppedCancelled: 0, refused: 0, highWater: 0, maxWaitMs: 0 };
 }

@@ -26,7 +26,7 @@ export class WavStreamParser {
   format: WavFormat | undefined;
   #head: Buffer = Buffer.alloc(0);
   #inData = false;
-  #carry: number | undefined; // an odd byte left from the previous chunk
+  readonly #pcm = new PcmReframer();
 
   /** Feeds bytes; returns the whole samples now available (an owned, transferable array). */
   push(chunk: Uint8Array): Int16Array {
@@ -45,7 +45,7 @@ export class WavStreamParser {
 
   /** True once the stream ended on a whole sample (a dangling byte means a cut stream). */
   get complete(): boolean {
-    return this.#inData && this.#carry === undefined;
+    return this.#inData && !this.#pcm.dangling;
   }
 
   /** Offset of the first audio byte, once the header is all here; throws on a malformed one. */
@@ -79,11 +79,23 @@ export class WavStreamParser {
   }
 
   #samples(bytes: Uint8Array): Int16Array {
+    return this.#pcm.push(bytes);
+  }
+
+}
+
+/**
+ * Byte chunks → whole little-endian samples, carrying a split sample across chunks. Chunks can
+ * start at odd offsets, so bytes are copied into a fresh aligned buffer (every host Node runs the
+ * server on is little-endian, as WAV and raw PCM are).
+ */
+export class PcmReframer {
+  #carry: number | undefined;
+
+  push(bytes: Uint8Array): Int16Array {
     const extra = this.#carry === undefined ? 0 : 1;
     const n = (bytes.byteLength + extra) >> 1;
     const out = new Int16Array(n);
-    // Copy bytes into a fresh aligned buffer: pipe chunks can start at odd offsets. WAV is
-    // little-endian, as is every host Node runs the server on (x64, arm64).
     const dst = new Uint8Array(out.buffer);
     let src = 0;
     if (extra && n > 0) {
@@ -97,5 +109,10 @@ export class WavStreamParser {
     src += whole;
     if (src < bytes.byteLength) this.#carry = bytes[src];
     return out;
+  }
+
+  /** A byte left at the end means the body was cut inside a sample. */
+  get dangling(): boolean {
+    return this.#carry !== undefined;
   }
 }

@@ -4,7 +4,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTts } from '../../providers/registry.js';
-import { OpenAiTts, PcmReframer, parseOpenAiTtsConfig } from '../../providers/tts/openai/index.js';
+import { OpenAiTts, parseOpenAiTtsConfig } from '../../providers/tts/openai/index.js';
+import { PcmReframer } from '../../providers/tts/wav.js';
 import { HttpClient } from '../../providers/http/client.js';
 import { startOpenAiAudioFake, type OpenAiAudioFake } from '../doubles/openai-audio.js';
 import { TC } from './tts-conformance.js';

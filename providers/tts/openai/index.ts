@@ -19,6 +19,7 @@
  *   timeout_ms: 15000  stall_ms: 15000  connect_timeout_ms, connections, keep_alive_ms
  */
 import { E, XzError } from '../../../runtime/errors.js';
+import { PcmReframer } from '../wav.js';
 import type { PcmChunk } from '../../contracts/audio.js';
 import type { TtsCapabilities, TtsProvider, TtsRequest, Voice } from '../../contracts/tts.js';
 import { HttpClient } from '../../http/client.js';
@@ -82,35 +83,6 @@ export function bodyFor(cfg: OpenAiTtsConfig, req: TtsRequest): string {
     ...(speed !== 1 ? { speed } : {}),
     ...(cfg.instructions ? { instructions: cfg.instructions } : {}),
   });
-}
-
-/** Byte chunks → whole little-endian samples, carrying a split sample across chunks. */
-export class PcmReframer {
-  #carry: number | undefined;
-
-  push(bytes: Uint8Array): Int16Array {
-    const extra = this.#carry === undefined ? 0 : 1;
-    const n = (bytes.byteLength + extra) >> 1;
-    const out = new Int16Array(n);
-    const dst = new Uint8Array(out.buffer);
-    let src = 0;
-    if (extra && n > 0) {
-      dst[0] = this.#carry!;
-      dst[1] = bytes[0]!;
-      src = 1;
-      this.#carry = undefined;
-    }
-    const whole = (n - extra) * 2;
-    dst.set(bytes.subarray(src, src + whole), extra * 2);
-    src += whole;
-    if (src < bytes.byteLength) this.#carry = bytes[src];
-    return out;
-  }
-
-  /** A byte left at the end means the body was cut inside a sample. */
-  get dangling(): boolean {
-    return this.#carry !== undefined;
-  }
 }
 
 export class OpenAiTts implements TtsProvider {
