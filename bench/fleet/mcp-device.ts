@@ -192,6 +192,7 @@ export function handleMcp(payload: unknown, state: DeviceToolState, tools: reado
       return result({ content: [{ type: 'text', text: tool.call(a, state) }], isError: false });
     }
     default:
+      // The firmware's own reply text for a method it lacks (protocol.md §8.1), reproduced exactly.
       return error(`Method not implemented: ${method}`);
   }
 }
