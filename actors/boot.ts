@@ -258,7 +258,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       actors: system.stats(),
       // Each worker's own heap: the main thread's figures alone hide where memory grows.
       workers: Object.fromEntries(await workerStats()),
-      memory_mb: { rss: mb(mem.rss), heap_used: mb(mem.heapUsed), external: mb(mem.external), array_buffers: mb(mem.arrayBuffers) },
+      memory_mb: { rss: mb(mem.rss), heap_used: mb(mem.heapUsed), heap_total: mb(mem.heapTotal), external: mb(mem.external), array_buffers: mb(mem.arrayBuffers) },
     };
   };
   opsRoutes(app, {

@@ -17,7 +17,8 @@ import { MCP } from './errors.js';
 import { IotThings, type IotCommandMessage } from './iot.js';
 import { isObject } from './rpc.js';
 import type { ToolCache } from './tool-cache.js';
-import { toLlmTools, type LlmTools, type LlmToolsOptions } from './tool-names.js';
+import type { LlmTools, LlmToolsOptions } from './tool-names.js';
+import { internTools, llmToolsOf } from './tool-intern.js';
 import type { CallOptions, DeviceTool, ToolResult } from './types.js';
 
 export type ToolsSource = 'cache' | 'device' | 'iot';
@@ -44,7 +45,7 @@ export interface DeviceToolboxOptions {
 
 export class DeviceToolbox {
   readonly mcp: DeviceMcp;
-  readonly iot: IotThings;
+  #iot: IotThings | undefined;
   readonly #opts: DeviceToolboxOptions;
   readonly #log: Logger;
   readonly #listeners = new Set<ToolsListener>();
@@ -52,7 +53,8 @@ export class DeviceToolbox {
   #state: ToolboxState = 'idle';
   #started: Promise<void> | undefined;
   #refreshed: Promise<void> = Promise.resolve();
-  #llm: { key: string; tools: LlmTools } | undefined;
+  /** MCP then IoT tools, interned: devices with the same list share one copy. */
+  #all: readonly DeviceTool[] = [];
 
   constructor(opts: DeviceToolboxOptions) {
     this.#opts = opts;
@@ -67,7 +69,11 @@ export class DeviceToolbox {
       callTimeoutMs: opts.callTimeoutMs,
       listTimeoutMs: opts.listTimeoutMs,
     });
-    this.iot = new IotThings({ send: opts.sendIot, log: opts.log });
+  }
+
+  /** The legacy IoT bridge, made when first needed: most devices speak MCP only. */
+  get iot(): IotThings {
+    return (this.#iot ??= new IotThings({ send: this.#opts.sendIot, log: this.#log }));
   }
 
   get state(): ToolboxState {
@@ -98,22 +104,19 @@ export class DeviceToolbox {
     if (this.iot.ingest(msg)) this.#emit('iot');
   }
 
-  /** Every device tool: MCP first (user-only included), then IoT. */
-  tools(): DeviceTool[] {
-    return [...this.#mcpTools, ...this.iot.tools()];
+  /** Every device tool: MCP first (user-only included), then IoT. Shared and frozen. */
+  tools(): readonly DeviceTool[] {
+    return this.#all;
   }
 
-  /** Function definitions for the model plus the name maps; recomputed only when the list changes. */
+  /** Function definitions for the model plus the name maps; computed once per distinct list. */
   llmTools(opts: LlmToolsOptions = {}): LlmTools {
-    const tools = this.tools();
-    const key = JSON.stringify([tools.map((t) => t.name), opts.includeUserOnly ?? false, [...(opts.reserved ?? [])]]);
-    if (this.#llm?.key !== key) this.#llm = { key, tools: toLlmTools(tools, opts) };
-    return this.#llm.tools;
+    return llmToolsOf(this.#all, opts);
   }
 
   /** Calls a tool by its device name (map a model's name back with `llmTools().toDevice`). */
   async call(name: string, args: Record<string, unknown> = {}, opts: CallOptions = {}): Promise<ToolResult> {
-    if (this.iot.has(name)) return this.iot.call(name, args);
+    if (this.#iot?.has(name)) return this.#iot.call(name, args);
     // Forwarding an unknown name would cost a round trip (or a full timeout on a device without MCP).
     if (!this.#mcpTools.some((t) => t.name === name)) {
       throw new XzError(MCP.XZ_ERR_MCP_UNKNOWN_TOOL, `device has no tool ${name}`, { details: { tool: name } });
@@ -150,10 +153,10 @@ export class DeviceToolbox {
       this.#log.warn({ err }, 'device tool cache unreadable: listing');
     }
     if (cached && !this.#isClosed()) {
-      this.#mcpTools = cached.tools;
+      this.#mcpTools = internTools(cached.tools);
       this.#state = 'ready';
       this.#emit('cache');
-      this.#refreshed = this.#refresh(info, cached.tools);
+      this.#refreshed = this.#refresh(info, this.#mcpTools);
       return;
     }
     this.#state = 'listing';
@@ -162,6 +165,7 @@ export class DeviceToolbox {
   }
 
   async #refresh(info: { name: string; version: string }, current: readonly DeviceTool[] | undefined): Promise<void> {
+    // `current` is interned, so an unchanged listing interns to the very same array.
     let tools: DeviceTool[];
     try {
       tools = await this.mcp.listTools({ withUserTools: this.#opts.withUserTools ?? true });
@@ -173,8 +177,9 @@ export class DeviceToolbox {
     }
     if (this.#isClosed()) return;
     this.#state = 'ready';
-    if (!current || JSON.stringify(current) !== JSON.stringify(tools)) {
-      this.#mcpTools = tools;
+    const shared = internTools(tools);
+    if (shared !== current) {
+      this.#mcpTools = shared;
       this.#emit('device');
     }
     this.#log.info({ tools: tools.length, board: info.name, firmware: info.version, cached: current !== undefined }, 'device tools listed');
@@ -197,7 +202,9 @@ export class DeviceToolbox {
   }
 
   #emit(source: ToolsSource): void {
-    const tools = this.tools();
+    const iot = this.#iot?.tools() ?? [];
+    this.#all = iot.length === 0 ? this.#mcpTools : internTools([...this.#mcpTools, ...iot]);
+    const tools = this.#all;
     for (const fn of [...this.#listeners]) {
       try {
         fn(tools, source);

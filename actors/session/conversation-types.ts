@@ -27,7 +27,8 @@ export interface ConversationDeps {
   deviceId: string;
   /** Cache of fixed phrases' encoded audio; `key` holds the provider and downlink format. */
   quick: { cache: QuickReplies; key: Omit<QuickReplyKey, 'voice' | 'text'> } | undefined;
-  tools: ToolRegistry;
+  /** The session's tools, built on first use. */
+  tools(): ToolRegistry;
   dialogue: DialogueDeps;
   view(): DeviceView;
   apply(ev: DeviceEvent): void;

@@ -311,7 +311,7 @@ export class Conversation {
     }).text;
     const messages: ChatMessage[] = [{ role: 'system', content: system }, ...this.#history.messages, { role: 'user', content: text }];
     if (opts.remember ?? true) this.#history.addUser(text);
-    const tools = d.tools.definitions((t) => toolAllowed(this.#role, t));
+    const tools = d.tools().definitions((t) => toolAllowed(this.#role, t));
     this.#crew.send('think', { t: 'think.respond', messages, ...(tools.length ? { tools } : {}) }, 'data');
   }
 
@@ -350,10 +350,10 @@ export class Conversation {
     const started = d.clock.now();
     try {
       // The model may call a tool it was not offered: the role's allow-list holds either way.
-      if (!d.tools.definitions((t) => t.definition.name === call.name && toolAllowed(this.#role, t)).length) {
+      if (!d.tools().definitions((t) => t.definition.name === call.name && toolAllowed(this.#role, t)).length) {
         return { text: `error: tool ${call.name} is not available to this role`, isError: true };
       }
-      const r = await d.tools.call(call.name, call.argsJson, { sessionId: d.sessionId, deviceId: d.deviceId, signal });
+      const r = await d.tools().call(call.name, call.argsJson, { sessionId: d.sessionId, deviceId: d.deviceId, signal });
       d.log.info({ tool: call.name, ms: Math.round(d.clock.now() - started), isError: r.isError }, 'tool call');
       if (!signal.aborted) this.#history.addToolRound([call], [{ id: call.id, text: r.text }]);
       return r;

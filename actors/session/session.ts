@@ -78,11 +78,10 @@ interface State {
   earlyAudio: number;
   unknownTypes: number;
   talk: Conversation;
-  tools: ToolRegistry;
+  /** Built at the first turn that needs tools: an idle connection never pays for one. */
+  registry: { tools: ToolRegistry; unsync(): void } | undefined;
   /** The device's own tools: MCP (protocol.md §8) or legacy IoT (§9). */
   device: DeviceToolbox;
-  unsyncDeviceTools: () => void;
-  unsyncExternalTools: () => void;
 }
 
 const CLOSE_HELLO_TIMEOUT = 4000;
@@ -105,26 +104,22 @@ export const session = defineActor<State, SessionInit, SessionIn>({
       audioIn: 0,
       earlyAudio: 0,
       unknownTypes: 0,
-    } as Omit<State, 'talk' | 'tools' | 'device' | 'unsyncDeviceTools' | 'unsyncExternalTools'> as State;
+    } as Omit<State, 'talk' | 'registry' | 'device'> as State;
     const dlg = init.dialogue;
     const profile = resolveDevice(dlg.roles, dlg.devices, init.deviceId);
-    s.tools = new ToolRegistry();
-    for (const t of serverTools(dlg.settings.timezone ? { timezone: dlg.settings.timezone } : {})) s.tools.add(t);
     s.device = new DeviceToolbox({
       deviceId: init.deviceId,
       sendMcp: (payload) => init.link.sendJson({ session_id: init.sessionId, type: 'mcp', payload }) !== -1,
       sendIot: (m) => init.link.sendJson(m) !== -1,
       clock: ctx.clock,
-      log: init.log.child({ mod: 'mcp' }),
+      log: init.log,
       ...(init.toolCache ? { cache: init.toolCache } : {}),
       ...(init.vision ? { visionUrl: init.vision.url, visionToken: init.vision.token } : {}),
     });
-    // External servers' tools go in before the device's, so device tools avoid their names.
-    s.unsyncExternalTools = init.externalMcp ? syncExternalTools(s.tools, init.externalMcp) : () => {};
-    s.unsyncDeviceTools = syncDeviceTools(s.tools, s.device);
+    s.registry = undefined;
     s.talk = new Conversation({
       deviceId: init.deviceId,
-      tools: s.tools,
+      tools: () => (s.registry ??= buildTools(s)).tools,
       sessionId: init.sessionId,
       self: ctx.self,
       link: init.link,
@@ -146,15 +141,6 @@ export const session = defineActor<State, SessionInit, SessionIn>({
       view: () => s.view,
       apply: (ev) => apply(s, ev),
     });
-    for (const t of dialogueTools(dlg.tools, {
-      onEnd: () => s.talk.endAfterReply(),
-      currentVoice: () => s.talk.voice,
-      onVoice: (v) => s.talk.setVoice(v.id),
-      onPlay: () => {},
-      roles: dlg.roles,
-      currentRole: () => s.talk.role.name,
-      onRole: (r) => s.talk.switchRole(r),
-    })) s.tools.add(t);
     s.helloTimer = ctx.clock.setTimer(init.helloTimeoutMs, () => ctx.send(ctx.self, { t: 'session.hello-timeout' }, { lane: 'system' }));
     return s;
   },
@@ -284,6 +270,33 @@ function onHello(s: State, msg: DeviceMessage, now: number): void {
   }
 }
 
+/** Server functions, external MCP servers' tools, the dialogue's own tools, then the device's, kept in sync. */
+function buildTools(s: State): { tools: ToolRegistry; unsync(): void } {
+  const { init } = s;
+  const dlg = init.dialogue;
+  const tools = new ToolRegistry();
+  for (const t of serverTools(dlg.settings.timezone ? { timezone: dlg.settings.timezone } : {})) tools.add(t);
+  // External servers' tools go in before the device's, so device tools avoid their names.
+  const unsyncExternal = init.externalMcp ? syncExternalTools(tools, init.externalMcp) : () => {};
+  for (const t of dialogueTools(dlg.tools, {
+    onEnd: () => s.talk.endAfterReply(),
+    currentVoice: () => s.talk.voice,
+    onVoice: (v) => s.talk.setVoice(v.id),
+    onPlay: () => {},
+    roles: dlg.roles,
+    currentRole: () => s.talk.role.name,
+    onRole: (r) => s.talk.switchRole(r),
+  })) tools.add(t);
+  const unsyncDevice = syncDeviceTools(tools, s.device);
+  return {
+    tools,
+    unsync: () => {
+      unsyncDevice();
+      unsyncExternal();
+    },
+  };
+}
+
 function apply(s: State, ev: DeviceEvent): void {
   const next = nextDeviceState(s.view, ev);
   if (!next) {
@@ -299,8 +312,7 @@ async function finish(s: State, why: string): Promise<void> {
   s.helloTimer?.cancel();
   s.init.pacer.cancel(s.init.sessionId);
   s.device.close('session ended');
-  s.unsyncDeviceTools();
-  s.unsyncExternalTools();
+  s.registry?.unsync();
   await s.talk.end();
   s.init.log.info({ why, audioIn: s.audioIn, turns: s.talk.turns, sent: s.init.link.stats }, 'session ended');
   s.init.onEnded(info(s));

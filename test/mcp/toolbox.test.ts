@@ -172,3 +172,17 @@ test('syncDeviceTools keeps the session registry in step with the device list', 
   assert.ok(registry.definitions().some((d) => d.name === 'iot_Lamp_TurnOn'));
   stop();
 });
+
+test('devices listing the same tools share one frozen copy and one model view; a different list gets its own', T, async () => {
+  const a = connect(undefined, { extraTools: 3 });
+  const b = connect(undefined, { extraTools: 3 });
+  const c = connect(undefined, { extraTools: 4 });
+  await Promise.all([a.box.start(), b.box.start(), c.box.start()]);
+  assert.equal(a.box.tools().length, 5 + 3 + 7);
+  assert.equal(a.box.tools(), b.box.tools(), 'same content → the same array');
+  assert.notEqual(a.box.tools(), c.box.tools());
+  assert.ok(Object.isFrozen(a.box.tools()[0]!.inputSchema), 'shared lists cannot be changed by one session');
+  assert.equal(a.box.llmTools(), b.box.llmTools(), 'one model-facing view per list');
+  assert.notEqual(a.box.llmTools({ reserved: ['self_get_device_status'] }), a.box.llmTools());
+  for (const x of [a, b, c]) x.box.close();
+});
