@@ -40,12 +40,14 @@ const ttsFactories: Readonly<Record<string, Factory<TtsProvider>>> = {
   edge: async (a) => (await import('./tts/edge/index.js')).createEdgeTts(a.name, a.cfg, a.path),
   openai: async (a) => (await import('./tts/openai/index.js')).createOpenAiTts(a.name, a.cfg, a.path),
   volc: async (a) => (await import('./tts/volc/index.js')).createVolcTts(a.name, a.cfg, a.path),
+  sherpa: async (a) => (await import('./tts/sherpa/index.js')).createSherpaTts(a.name, a.cfg, () => spawnerOf(a)(), a.path),
 };
 
 const asrFactories: Readonly<Record<string, Factory<AsrProvider>>> = {
   pocketsphinx: async (a) => (await import('./asr/pocketsphinx/index.js')).createPocketsphinxAsr(a.name, a.cfg, spawnerOf(a), a.path),
   openai: async (a) => (await import('./asr/openai/index.js')).createOpenAiAsr(a.name, a.cfg, a.path),
   volc: async (a) => (await import('./asr/volc/index.js')).createVolcAsr(a.name, a.cfg, a.path),
+  sherpa: async (a) => (await import('./asr/sherpa/index.js')).createSherpaAsr(a.name, a.cfg, () => spawnerOf(a)(), a.path),
 };
 
 export const ttsTypes: readonly string[] = Object.keys(ttsFactories);

@@ -8,8 +8,8 @@ import { T, inWorker, needTools, useSpawner } from './helpers.js';
 const fx = useSpawner(after, before);
 
 test('types resolve to providers; unknown types and missing deps fail with codes', T, async () => {
-  assert.deepEqual([...ttsTypes].sort(), ['edge', 'espeak', 'openai', 'volc']);
-  assert.deepEqual([...asrTypes].sort(), ['openai', 'pocketsphinx', 'volc']);
+  assert.deepEqual([...ttsTypes].sort(), ['edge', 'espeak', 'openai', 'sherpa', 'volc']);
+  assert.deepEqual([...asrTypes].sort(), ['openai', 'pocketsphinx', 'sherpa', 'volc']);
   const tts = await createTts('local', { type: 'espeak', wpm: 160 }, { spawner: fx.spawner.address });
   assert.equal(tts.id, 'local');
   assert.equal(tts.caps.sampleRate, 22_050);
@@ -18,8 +18,8 @@ test('types resolve to providers; unknown types and missing deps fail with codes
 
   await assert.rejects(createTts('x', { type: 'nope' }), (e: { code: string; message: string; details: { known: string[] } }) => {
     assert.equal(e.code, 'XZ_ERR_PROVIDER_UNKNOWN_TYPE');
-    assert.match(e.message, /providers\.tts\.x: unknown type "nope"; known: espeak, edge, openai, volc/);
-    assert.deepEqual([...e.details.known].sort(), ['edge', 'espeak', 'openai', 'volc']);
+    assert.match(e.message, /providers\.tts\.x: unknown type "nope"; known: espeak, edge, openai, volc, sherpa/);
+    assert.deepEqual([...e.details.known].sort(), ['edge', 'espeak', 'openai', 'sherpa', 'volc']);
     return true;
   });
   await assert.rejects(createAsr('x', { type: 'toString' }), { code: 'XZ_ERR_PROVIDER_UNKNOWN_TYPE' });
