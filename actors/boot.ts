@@ -38,6 +38,7 @@ import type { DialogueShared } from './session/session.js';
 import { ActivationPrompter, IntentMatcher } from './dialogue/intents.js';
 import { DeviceMemory } from './dialogue/memory.js';
 import { rolesFrom } from './dialogue/roles.js';
+import { MusicLibrary } from './dialogue/music.js';
 import type { DialogueSettings, ToolsSettings } from '../config/dialogue.js';
 // Error codes that worker modules raise, registered here too so logs and replies on the main
 // thread name them exactly.
@@ -147,11 +148,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
   const sessions = new Map<string, LiveSession>();
   const pacer = new Pacer({ frameMs: config.audio.frame_ms, leadFrames: config.audio.lead_frames, clock: realClock });
-  if (config.tools.music.dir) log.warn('tools.music.dir is set, but this build cannot play music yet: no play_music tool');
   const activationPrompter = new ActivationPrompter({ clock: realClock, template: config.dialogue.activation_prompt });
   const dialogue: DialogueShared = {
     settings: config.dialogue as DialogueSettings,
-    tools: { ...(config.tools as ToolsSettings), music: { dir: null } },
+    tools: config.tools as ToolsSettings,
+    music: config.tools.music.dir ? new MusicLibrary(config.tools.music.dir) : undefined,
     roles: rolesFrom(config.roles),
     devices: config.devices,
     memory: config.dialogue.memory.enabled ? new DeviceMemory(store, { recentTurns: config.dialogue.memory.recent_turns }) : undefined,

@@ -99,6 +99,8 @@ const weather = z.strictObject({
 const music = z.strictObject({
   /** Folder of mp3/wav/ogg/opus files (searched recursively); null = no play_music tool. */
   dir: z.string().min(1).nullable().default(null),
+  /** A track plays at most this long (a 2-hour recording would otherwise hold the speaker). */
+  max_seconds: z.number().positive().max(86_400).default(900),
 });
 
 /** A new top-level `tools` section (add `tools: toolsSchema.prefault({})` to configSchema). */

@@ -66,6 +66,8 @@ export interface Reply {
   ended: boolean;
   stopTimer: Timer | undefined;
   spoken: string[];
+  /** A track the model chose (play_music): it plays as one more sentence once the words are done. */
+  track?: { path: string; title: string; maxSeconds: number };
   /** Frames of a fixed phrase being synthesized, kept for the quick-reply cache. */
   capture?: { key: QuickReplyKey; frames: Uint8Array[] };
 }

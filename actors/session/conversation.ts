@@ -95,6 +95,14 @@ export class Conversation {
     this.#closeAfterReply = true;
   }
 
+  /** play_music chose a track: it follows the words of the reply in progress. */
+  playAfterReply(track: { path: string; title: string }, maxSeconds: number): void {
+    const r = this.#reply;
+    if (!r || r.ended) return;
+    r.track = { path: track.path, title: track.title, maxSeconds };
+    this.#d.log.info({ track: track.title }, 'music queued after the reply');
+  }
+
   setVoice(name: string): void {
     this.#voice = { ...this.#voice, name };
   }
@@ -185,7 +193,7 @@ export class Conversation {
       case 'session.frames':
         return this.#frames(m.frames, m.sentence, m.last);
       case 'session.speak-failed':
-        this.#d.log.warn({ code: m.error.code, sentence: m.sentence }, `TTS failed: ${m.error.message}`);
+        this.#d.log.warn({ code: m.error.code, sentence: m.sentence }, `${this.#reply?.track && m.sentence === this.#reply.sentences! - 1 ? 'music' : 'TTS'} failed: ${m.error.message}`);
         return;
       case 'session.crew-restarted':
         this.#d.log.warn({ actors: m.actors }, 'worker actors restarted');
@@ -386,6 +394,13 @@ export class Conversation {
     if (firstTextMs !== undefined) r.record.firstTextMs = (r.record.ttsStartMs ?? 0) + firstTextMs;
     r.record.reply = text;
     r.sentences = sentences;
+    if (r.track) {
+      // The track is the reply's last "sentence": same turn, so an abort or barge-in stops it,
+      // and its subtitle (the title) shows when its first frame plays.
+      r.texts.set(sentences, `《${r.track.title}》`);
+      this.#crew.send('speak', { t: 'speak.play', path: r.track.path, sentence: sentences, maxSeconds: r.track.maxSeconds }, 'data');
+      r.sentences = sentences + 1;
+    }
     if (!r.emotionSent && emotion) r.emotionSent = true;
     if (this.#closeAfterReply) r.closeAfter = true;
     if (remember && r.texts.size > 0 && !r.closeAfter) {

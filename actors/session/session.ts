@@ -14,7 +14,7 @@ import { syncDeviceTools } from '../mcp/registry.js';
 import { syncExternalTools, type ExternalMcp } from '../mcp/external/index.js';
 import type { ToolCache } from '../mcp/tool-cache.js';
 import { resolveDevice, type DeviceConfigLike, type Role } from '../dialogue/roles.js';
-import { dialogueTools } from '../dialogue/index.js';
+import { dialogueTools, type MusicLibrary } from '../dialogue/index.js';
 import type { IntentMatcher } from '../dialogue/intents.js';
 import type { DeviceMemory } from '../dialogue/memory.js';
 import type { DialogueSettings, ToolsSettings } from '../../config/dialogue.js';
@@ -22,8 +22,9 @@ import type { DialogueSettings, ToolsSettings } from '../../config/dialogue.js';
 /** Dialogue policy shared by every session of the process. */
 export interface DialogueShared {
   settings: DialogueSettings;
-  /** This build cannot play music yet: `music.dir` is ignored (boot warns). */
   tools: ToolsSettings;
+  /** The `tools.music.dir` listing, scanned once for every session. */
+  music: MusicLibrary | undefined;
   roles: ReadonlyMap<string, Role>;
   devices: Readonly<Record<string, DeviceConfigLike>>;
   memory: DeviceMemory | undefined;
@@ -282,11 +283,11 @@ function buildTools(s: State): { tools: ToolRegistry; unsync(): void } {
     onEnd: () => s.talk.endAfterReply(),
     currentVoice: () => s.talk.voice,
     onVoice: (v) => s.talk.setVoice(v.id),
-    onPlay: () => {},
+    onPlay: (track) => s.talk.playAfterReply(track, dlg.tools.music.max_seconds),
     roles: dlg.roles,
     currentRole: () => s.talk.role.name,
     onRole: (r) => s.talk.switchRole(r),
-  })) tools.add(t);
+  }, dlg.music)) tools.add(t);
   const unsyncDevice = syncDeviceTools(tools, s.device);
   return {
     tools,

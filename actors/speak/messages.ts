@@ -6,7 +6,12 @@ import type { WireError } from '../../runtime/errors.js';
 
 export type SpeakIn =
   /** Synthesize one sentence of the envelope's turn; sentences are spoken in arrival order. */
-  { t: 'speak.say'; text: string; sentence: number; voice: { name?: string | null; language?: string | null } };
+  | { t: 'speak.say'; text: string; sentence: number; voice: { name?: string | null; language?: string | null } }
+  /**
+   * Stream a music file as this sentence of the turn: decoded here, paced to stay a few seconds
+   * ahead of playback (a whole song at once would flood the codec worker and the pacer).
+   */
+  | { t: 'speak.play'; path: string; sentence: number; maxSeconds: number };
 
 /** Sent to the session when a sentence could not be synthesized (its audio is then empty). */
 export type SpeakOut = { t: 'session.speak-failed'; sentence: number; error: WireError };

@@ -1,5 +1,5 @@
 /**
- * The speak actor: text of one sentence in, PCM chunks out to the codec actor as the TTS yields
+ * The speak actor: text of one sentence (or a music file) in, PCM chunks out to the codec actor as the TTS yields
  * them (first audio does not wait for the whole sentence), then an empty `last` chunk so the
  * codec pads and flushes the sentence's final frame.
  *
@@ -13,6 +13,8 @@ import { createTts } from '../../providers/registry.js';
 import { pooledTts } from '../../providers/pool/tts.js';
 import { realClock } from '../../runtime/clock.js';
 import { PoolStateClient } from '../pools/client.js';
+import { openTrack } from '../../providers/media/track.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { SpeakBoot, SpeakIn, SpeakInit, SpeakOut } from './messages.js';
 
 let boot: SpeakBoot = { tts: {}, chain: [], spawner: null, hedgeMs: 0 };
@@ -44,6 +46,9 @@ async function pooled(client: PoolStateClient, holder: string): Promise<TtsProvi
   return chain.length === 1 ? chain[0]!.provider : pooledTts({ id: 'tts', chain, state: client, clock: realClock, hedgeMs: boot.hedgeMs, holder });
 }
 
+/** How far music decoding runs ahead of playback: enough to ride out a stall, little to waste on a skip. */
+const MUSIC_LEAD_MS = 3000;
+
 interface State extends SpeakInit {
   tts: Promise<TtsProvider> | undefined;
   client: PoolStateClient;
@@ -54,14 +59,14 @@ const speak = defineActor<State, SpeakInit, SpeakIn>({
   mailbox: { capacity: 64, overflow: 'fail' },
   start: (ctx, init) => ({ ...init, tts: undefined, client: new PoolStateClient(ctx) }),
   async receive(init, m, env, ctx, signal) {
-    switch (m.t) {
-      case 'speak.say': {
-        const send = (pcm: Int16Array, sampleRate: number, last: boolean) => {
-          if (signal.aborted) return;
-          ctx.send(init.codecAddr, { t: 'codec.encode', pcm, sampleRate, sentence: m.sentence, last }, { turn: env.turn, transfer: [pcm.buffer as ArrayBuffer] });
-        };
-        let rate = 16_000;
-        try {
+    const send = (pcm: Int16Array, sampleRate: number, last: boolean) => {
+      if (signal.aborted) return;
+      ctx.send(init.codecAddr, { t: 'codec.encode', pcm, sampleRate, sentence: m.sentence, last }, { turn: env.turn, transfer: [pcm.buffer as ArrayBuffer] });
+    };
+    let rate = 16_000;
+    try {
+      switch (m.t) {
+        case 'speak.say': {
           init.tts ??= pooled(init.client, ctx.self);
           init.tts.catch(() => (init.tts = undefined));
           const tts = await init.tts;
@@ -69,21 +74,37 @@ const speak = defineActor<State, SpeakInit, SpeakIn>({
           const voice = { name: m.voice.name ?? undefined, language: m.voice.language ?? undefined };
           for await (const chunk of tts.synthesize({ text: m.text, voice, signal })) {
             rate = chunk.sampleRate;
-            // The chunk may be a view into a larger buffer: move a copy we own.
-            const own = chunk.pcm.byteOffset === 0 && chunk.pcm.byteLength === chunk.pcm.buffer.byteLength ? chunk.pcm : chunk.pcm.slice();
-            send(own, rate, false);
+            send(owned(chunk.pcm), rate, false);
           }
-        } catch (e) {
-          if (signal.aborted) return;
-          const out: SpeakOut = { t: 'session.speak-failed', sentence: m.sentence, error: toWire(e) };
-          ctx.send(init.sessionAddr, out, { turn: env.turn });
+          break;
         }
-        send(new Int16Array(0), rate, true);
-        return;
+        case 'speak.play': {
+          const started = performance.now();
+          let aheadMs = 0;
+          for await (const chunk of openTrack(m.path, { signal, maxSeconds: m.maxSeconds })) {
+            rate = chunk.sampleRate;
+            send(chunk.pcm, rate, false);
+            aheadMs += (chunk.pcm.length / rate) * 1000;
+            // Stay MUSIC_LEAD_MS ahead of the wall clock: the pacer and device hold that much.
+            const wait = aheadMs - (performance.now() - started) - MUSIC_LEAD_MS;
+            if (wait > 0) await sleep(wait, undefined, { signal });
+          }
+          break;
+        }
       }
+    } catch (e) {
+      if (signal.aborted) return;
+      const out: SpeakOut = { t: 'session.speak-failed', sentence: m.sentence, error: toWire(e) };
+      ctx.send(init.sessionAddr, out, { turn: env.turn });
     }
+    send(new Int16Array(0), rate, true);
   },
 });
+
+/** The chunk may be a view into a larger buffer: move a copy we own. */
+function owned(pcm: Int16Array): Int16Array {
+  return pcm.byteOffset === 0 && pcm.byteLength === pcm.buffer.byteLength ? pcm : pcm.slice();
+}
 
 export const actors: ActorModule['actors'] = { speak };
 
