@@ -99,6 +99,11 @@ export class IotThings {
   }
 
   /** The last reported state of each thing. */
+  /** The last state each thing reported, by thing name (read-only view). */
+  stateOf(thing: string): Readonly<Record<string, unknown>> | undefined {
+    return this.#states.get(thing);
+  }
+
   states(): Record<string, Record<string, unknown>> {
     return Object.fromEntries(this.#states);
   }

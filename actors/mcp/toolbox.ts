@@ -76,6 +76,12 @@ export class DeviceToolbox {
     return (this.#iot ??= new IotThings({ send: this.#opts.sendIot, log: this.#log }));
   }
 
+  /** Legacy IoT states by thing name; undefined for a device that never spoke IoT. */
+  iotStates(): { get(thing: string): Readonly<Record<string, unknown>> | undefined } | undefined {
+    const iot = this.#iot;
+    return iot ? { get: (thing) => iot.stateOf(thing) } : undefined;
+  }
+
   get state(): ToolboxState {
     return this.#state;
   }

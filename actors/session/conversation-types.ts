@@ -9,6 +9,7 @@ import type { DeviceProfile, Role } from '../dialogue/roles.js';
 import type { Pacer } from '../pacer/pacer.js';
 import type { QuickReplies, QuickReplyKey } from '../speak/quick-replies.js';
 import type { ToolRegistry } from '../tools/registry.js';
+import type { DeviceFacts } from '../dialogue/prompt.js';
 import type { CrewSettings } from './crew.js';
 import type { DeviceEvent, DeviceView } from './device-state.js';
 import type { DeviceLink } from './link.js';
@@ -29,6 +30,8 @@ export interface ConversationDeps {
   quick: { cache: QuickReplies; key: Omit<QuickReplyKey, 'voice' | 'text'> } | undefined;
   /** The session's tools, built on first use. */
   tools(): ToolRegistry;
+  /** What is known about the device for the prompt; refreshed in the background, never awaited. */
+  device?: { facts(): DeviceFacts | undefined; refresh(): void; invalidate(): void } | undefined;
   dialogue: DialogueDeps;
   view(): DeviceView;
   apply(ev: DeviceEvent): void;

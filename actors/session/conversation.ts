@@ -127,6 +127,8 @@ export class Conversation {
     this.#mode = mode;
     this.#listening = true;
     this.#crew.ensure();
+    // The device's status arrives while the user speaks, in time for this turn's prompt.
+    this.#d.device?.refresh();
     this.#crew.send('listen', { t: 'listen.start', mode }, 'system');
     this.#promptActivation();
   }
@@ -141,6 +143,7 @@ export class Conversation {
   /** `listen detect`: a wake word wakes the session (greeting); any other text is a typed user turn. */
   detect(text: string): void {
     this.#crew.ensure();
+    this.#d.device?.refresh();
     const out = this.#wake.detect(text);
     if (out.kind === 'empty') return;
     this.#idle.activity('speech');
@@ -316,7 +319,10 @@ export class Conversation {
       roleName: this.#role.name,
       rolePrompt: this.#role.prompt,
       memory: this.#memorySummary,
+      device: d.device?.facts(),
     }).text;
+    // For the next turn: this one uses what is known now.
+    d.device?.refresh();
     const messages: ChatMessage[] = [{ role: 'system', content: system }, ...this.#history.messages, { role: 'user', content: text }];
     if (opts.remember ?? true) this.#history.addUser(text);
     const tools = d.tools().definitions((t) => toolAllowed(this.#role, t));
@@ -362,6 +368,7 @@ export class Conversation {
         return { text: `error: tool ${call.name} is not available to this role`, isError: true };
       }
       const r = await d.tools().call(call.name, call.argsJson, { sessionId: d.sessionId, deviceId: d.deviceId, signal });
+      d.device?.invalidate();
       d.log.info({ tool: call.name, ms: Math.round(d.clock.now() - started), isError: r.isError }, 'tool call');
       if (!signal.aborted) this.#history.addToolRound([call], [{ id: call.id, text: r.text }]);
       return r;

@@ -11,6 +11,7 @@ import { defineActor, detached } from '../../runtime/actor.js';
 import { ToolRegistry, serverTools } from '../tools/registry.js';
 import { DeviceToolbox } from '../mcp/toolbox.js';
 import { syncDeviceTools } from '../mcp/registry.js';
+import { DeviceFactsTracker } from '../mcp/device-facts.js';
 import { syncExternalTools, type ExternalMcp } from '../mcp/external/index.js';
 import type { ToolCache } from '../mcp/tool-cache.js';
 import { resolveDevice, type DeviceConfigLike, type Role } from '../dialogue/roles.js';
@@ -118,9 +119,11 @@ export const session = defineActor<State, SessionInit, SessionIn>({
       ...(init.vision ? { visionUrl: init.vision.url, visionToken: init.vision.token } : {}),
     });
     s.registry = undefined;
+    const facts = new DeviceFactsTracker(s.device, { now: () => ctx.clock.now(), log: init.log });
     s.talk = new Conversation({
       deviceId: init.deviceId,
       tools: () => (s.registry ??= buildTools(s)).tools,
+      device: facts,
       sessionId: init.sessionId,
       self: ctx.self,
       link: init.link,

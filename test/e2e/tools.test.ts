@@ -52,8 +52,8 @@ test('speech → model calls the device tool → result → spoken answer', { ..
   assert.equal(json.find((m) => m['type'] === 'stt')?.['text'], 'turn on the light');
   assert.deepEqual(json.filter((m) => m['state'] === 'sentence_start').map((m) => m['text']), ['Done, the volume is now forty.']);
   assert.ok(dev.received.slice(from).some((r) => r.kind === 'binary'), 'the answer was spoken');
-  // the device really ran its tool with the model's arguments
-  assert.deepEqual(sim.calls, [{ name: 'self.audio_speaker.set_volume', args: { volume: 40 } }]);
+  // the device really ran its tool with the model's arguments (besides the status the prompt asks for)
+  assert.deepEqual(sim.calls.filter((c) => c.name !== 'self.get_device_status'), [{ name: 'self.audio_speaker.set_volume', args: { volume: 40 } }]);
   // the model saw the device's tools and then the tool result
   const [first, second] = fake.requests;
   const tools = (first!.json as { tools: { function: { name: string } }[] }).tools.map((x) => x.function.name);
@@ -138,5 +138,25 @@ test('an external stdio MCP server started at boot: its tools reach the model an
   assert.equal((s as { value: Record<string, unknown> }).value['text'], 'The answer is forty-two.');
   const tool = (fake.requests[1]!.json as { messages: { role: string; content: string }[] }).messages.find((m) => m.role === 'tool');
   assert.equal(tool?.content, '42');
+  dev.close();
+});
+
+test('the prompt states the device facts: board and firmware at once, battery and volume once the device has told them', { ...T, skip }, async (t) => {
+  const fake = await startFakeOpenAI({ apiKey: 'sk-test' });
+  t.after(() => fake.close());
+  fake.script({ text: 'Hello there.' }, { text: 'Still here.' });
+  const server = await serverWith(t, fake);
+  const { dev, hello } = await readyDevice(server);
+  const say = async (text: string) => {
+    const from = dev.received.length;
+    dev.sendJson({ session_id: hello['session_id'], type: 'listen', state: 'detect', text });
+    await dev.next((r) => r.kind === 'json' && r.value['type'] === 'tts' && r.value['state'] === 'stop', 20_000, from);
+  };
+  await say('hello');
+  await say('are you there');
+  const system = (i: number) => (fake.requests[i]!.json as { messages: { role: string; content: string }[] }).messages[0]!.content;
+  assert.match(system(0), /You are running on a device: board bread-compact-wifi, firmware 2\.4\.2/);
+  assert.match(system(1), /battery 85%/);
+  assert.match(system(1), /volume 70%/);
   dev.close();
 });
