@@ -37,6 +37,8 @@ export interface ActorContext {
   request<R = unknown>(to: string, msg: AnyMsg, opts?: RequestOptions): Promise<R>;
   /** Current turn of a session on this thread (default: this actor's session). */
   turn(session?: string): number;
+  /** Aborts once the session (default: this actor's) moves past `turn` here, or is forgotten. */
+  turnSignal(turn: number, session?: string): AbortSignal;
   /** Stops this actor after the current message. */
   stopSelf(): void;
 }

@@ -8,6 +8,7 @@
  * - `stream` messages are ordered with `data` but belong to no turn (uplink audio and what is
  *   heard in it must survive a barge-in: that is when the user starts talking).
  */
+import { E, XzError } from './errors.js';
 
 export type Lane = 'system' | 'data' | 'stream';
 
@@ -43,6 +44,8 @@ export interface Envelope<M extends Msg = Msg> {
  */
 export class TurnTable {
   readonly #turns = new Map<string, number>();
+  /** At most one live controller per session: the one of its current turn. */
+  readonly #signals = new Map<string, { turn: number; ctl: AbortController }>();
 
   current(session: string): number {
     return this.#turns.get(session) ?? 0;
@@ -52,11 +55,36 @@ export class TurnTable {
   bump(session: string, turn: number): boolean {
     if (turn <= (this.#turns.get(session) ?? 0)) return false;
     this.#turns.set(session, turn);
+    const s = this.#signals.get(session);
+    if (s && s.turn < turn) {
+      this.#signals.delete(session);
+      s.ctl.abort(new XzError(E.XZ_ERR_STALE_TURN, 'turn superseded'));
+    }
     return true;
   }
 
   forget(session: string): void {
     this.#turns.delete(session);
+    const s = this.#signals.get(session);
+    this.#signals.delete(session);
+    s?.ctl.abort(new XzError(E.XZ_ERR_STALE_TURN, 'session forgotten'));
+  }
+
+  /**
+   * Aborts when the session moves past `turn` on this thread (or is forgotten): for work that
+   * outlives the message that started it, such as a reply's audio pump fed by later messages.
+   */
+  signal(session: string, turn: number): AbortSignal {
+    const stale = () => AbortSignal.abort(new XzError(E.XZ_ERR_STALE_TURN, 'turn superseded'));
+    if (turn < this.current(session)) return stale();
+    const s = this.#signals.get(session);
+    if (s && s.turn === turn) return s.ctl.signal;
+    if (s && s.turn > turn) return stale();
+    // A newer turn than the last signal's: that older turn is over here too.
+    s?.ctl.abort(new XzError(E.XZ_ERR_STALE_TURN, 'turn superseded'));
+    const ctl = new AbortController();
+    this.#signals.set(session, { turn, ctl });
+    return ctl.signal;
   }
 
   isStale(env: Envelope): boolean {

@@ -334,6 +334,7 @@ export class ActorHost {
       send: (to, msg, opts) => void this.tell(envelope(to, msg, opts), opts?.transfer),
       request: <R>(to: string, msg: Msg, opts: RequestOptions = {}) => this.request<R>(envelope(to, msg, opts), viaOptions(opts)),
       turn: (session) => this.turns.current(session ?? actor.session),
+      turnSignal: (turn, session) => this.turns.signal(session ?? actor.session, turn),
       stopSelf: () => {
         if (actor.stopRequested) return;
         actor.stopRequested = true;

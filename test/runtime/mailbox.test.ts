@@ -240,3 +240,20 @@ test('SimClock fires timers in time order and sleeps honour abort', T, async () 
   await clock.advance(10);
   assert.deepEqual(fired, ['a', 'b', 'c']);
 });
+
+test('a turn signal aborts when its session moves on or is forgotten, and only then', T, () => {
+  const turns = new TurnTable();
+  turns.bump('s', 1);
+  const one = turns.signal('s', 1);
+  const other = turns.signal('t', 1);
+  assert.equal(turns.signal('s', 1), one, 'one signal per session and turn');
+  assert.equal(one.aborted, false);
+  turns.bump('s', 2);
+  assert.equal(one.aborted, true);
+  assert.equal((one.reason as { code: string }).code, 'XZ_ERR_STALE_TURN');
+  assert.equal(other.aborted, false, 'another session is untouched');
+  assert.equal(turns.signal('s', 1).aborted, true, 'a signal for a past turn starts aborted');
+  const two = turns.signal('s', 2);
+  turns.forget('s');
+  assert.equal(two.aborted, true);
+});
