@@ -39,6 +39,7 @@ import { ActivationPrompter, IntentMatcher } from './dialogue/intents.js';
 import { DeviceMemory } from './dialogue/memory.js';
 import { rolesFrom } from './dialogue/roles.js';
 import { MusicLibrary } from './dialogue/music.js';
+import { ttsStreamsText } from '../providers/registry.js';
 import type { DialogueSettings, ToolsSettings } from '../config/dialogue.js';
 // Error codes that worker modules raise, registered here too so logs and replies on the main
 // thread name them exactly.
@@ -169,6 +170,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     crew: {
       downlink: { sampleRate: config.audio.downlink_rate, frameMs: config.audio.frame_ms, complexity: config.audio.encoder_complexity },
       vad: { threshold: config.vad.threshold, min_speech_ms: config.vad.min_speech_ms, end_silence_ms: config.vad.end_silence_ms },
+      ttsStreamsText: config.pipeline.tts.every((name) => ttsStreamsText(config.providers.tts[name]?.type ?? '')),
     },
     startGapMs: config.audio.start_gap_ms,
     dialogue,

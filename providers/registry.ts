@@ -51,6 +51,12 @@ const asrFactories: Readonly<Record<string, Factory<AsrProvider>>> = {
 };
 
 export const ttsTypes: readonly string[] = Object.keys(ttsFactories);
+
+/** Vendors whose TTS takes text as it is written (`open()`), known before any instance exists. */
+const TEXT_STREAMING_TTS: ReadonlySet<string> = new Set(['volc']);
+export function ttsStreamsText(type: string): boolean {
+  return TEXT_STREAMING_TTS.has(type);
+}
 export const asrTypes: readonly string[] = Object.keys(asrFactories);
 
 function spawnerOf(a: FactoryArgs): () => Promise<SpawnClient> {

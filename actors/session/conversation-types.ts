@@ -58,6 +58,8 @@ export interface Reply {
   record: TurnRecord;
   /** Sentences announced by the think actor, by index. */
   texts: Map<number, string>;
+  /** Sentence indices whose first frames arrived. */
+  started: Set<number>;
   /** Sentence indices whose subtitle went into the pacer. */
   shown: Set<number>;
   /** Sentence indices whose subtitle (with its first frame) reached the device: what was heard. */

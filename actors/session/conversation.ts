@@ -190,7 +190,7 @@ export class Conversation {
         this.#d.log.warn({ code: m.code, audioMs: m.audioMs }, `speech recognition failed: ${m.message}`);
         return;
       case 'session.reply-sentence':
-        return this.#sentence(m.text, m.index, m.emotion);
+        return this.#sentence(m.text, m.index, m.emotion, m.spoken);
       case 'session.reply-done':
         return this.#replyDone(m.text, m.sentences, m.emotion, m.firstTextMs, m.error, undefined, !this.#reply?.closeAfter);
       case 'session.frames':
@@ -326,7 +326,7 @@ export class Conversation {
     const messages: ChatMessage[] = [{ role: 'system', content: system }, ...this.#history.messages, { role: 'user', content: text }];
     if (opts.remember ?? true) this.#history.addUser(text);
     const tools = d.tools().definitions((t) => toolAllowed(this.#role, t));
-    this.#crew.send('think', { t: 'think.respond', messages, ...(tools.length ? { tools } : {}) }, 'data');
+    this.#crew.send('think', { t: 'think.respond', messages, ...(tools.length ? { tools } : {}), ...(d.crew.ttsStreamsText ? { pieces: { voice: this.#voice } } : {}) }, 'data');
   }
 
   /** Opens a reply turn: interrupts any reply in progress, stt + tts start, the pacer stream. */
@@ -336,7 +336,7 @@ export class Conversation {
     const turn = this.#newTurn();
     const now = d.clock.now();
     const record: TurnRecord = { turn, text, reply: '', interrupted: false, speechEndAt, ...(asrMs !== undefined ? { asrFinalMs: asrMs } : {}) };
-    const reply: Reply = { closeAfter: opts.closeAfter, turn, record, texts: new Map(), shown: new Set(), heard: new Set(), finished: new Set(), sentences: undefined, emotionSent: false, ended: false, stopTimer: undefined, spoken: [] };
+    const reply: Reply = { closeAfter: opts.closeAfter, turn, record, texts: new Map(), shown: new Set(), started: new Set(), heard: new Set(), finished: new Set(), sentences: undefined, emotionSent: false, ended: false, stopTimer: undefined, spoken: [] };
     this.#reply = reply;
     this.turns++;
     d.link.cork(() => {
@@ -379,7 +379,7 @@ export class Conversation {
     }
   }
 
-  #sentence(text: string, index: number, emotion: string | undefined): void {
+  #sentence(text: string, index: number, emotion: string | undefined, spoken = false): void {
     const r = this.#reply;
     if (!r || r.ended) return;
     const d = this.#d;
@@ -390,7 +390,18 @@ export class Conversation {
     }
     r.texts.set(index, text);
     r.spoken.push(text);
-    this.#crew.send('speak', { t: 'speak.say', text, sentence: index, voice: this.#voice }, 'data');
+    if (!spoken) this.#crew.send('speak', { t: 'speak.say', text, sentence: index, voice: this.#voice }, 'data');
+    // Streamed in pieces, a sentence's audio can start before its text is whole: its subtitle
+    // then follows as soon as the text is known (ahead of the sentence's remaining frames).
+    else if (r.started.has(index)) this.#subtitle(r, index);
+  }
+
+  #subtitle(r: Reply, sentence: number): void {
+    const text = r.texts.get(sentence);
+    if (text === undefined || r.shown.has(sentence)) return;
+    r.shown.add(sentence);
+    const d = this.#d;
+    d.pacer.pushText(d.sessionId, r.turn, JSON.stringify({ session_id: d.sessionId, type: 'tts', state: 'sentence_start', text }), sentence);
   }
 
   #replyDone(text: string, sentences: number, emotion: string | undefined, firstTextMs: number | undefined, error: { code: string; message: string } | undefined, _turn?: number, remember = true): void {
@@ -422,11 +433,8 @@ export class Conversation {
     const r = this.#reply;
     if (!r || r.ended) return;
     const d = this.#d;
-    if (!r.shown.has(sentence)) {
-      r.shown.add(sentence);
-      const text = r.texts.get(sentence);
-      if (text !== undefined) d.pacer.pushText(d.sessionId, r.turn, JSON.stringify({ session_id: d.sessionId, type: 'tts', state: 'sentence_start', text }), sentence);
-    }
+    r.started.add(sentence);
+    this.#subtitle(r, sentence);
     if (r.capture) {
       // Copies: the pacer's frames are sent (and may be transferred) before the cache writes.
       for (const f of frames) r.capture.frames.push(f.slice());

@@ -6,6 +6,7 @@
  *   session ──codec.decode──▶ codec/<id> ──listen.pcm──▶ listen/<id> ──speech/transcript──▶ session
  *   session ──think.respond─▶ think/<id> ──reply sentences──▶ session
  *   session ──speak.say─────▶ speak/<id> ──codec.encode──▶ codec/<id> ──session.frames──▶ session
+ *                 think/<id> ──speak.text (pieces)──▶ speak/<id>      (a TTS that takes streamed text)
  */
 import type { ActorSystem } from '../../runtime/system.js';
 import type { AnyMsg, Lane } from '../../runtime/envelope.js';
@@ -13,6 +14,8 @@ import type { AnyMsg, Lane } from '../../runtime/envelope.js';
 export interface CrewSettings {
   downlink: { sampleRate: number; frameMs: number; complexity: number };
   vad: { threshold: number; min_speech_ms: number; end_silence_ms: number };
+  /** The TTS chain takes text as it is written: think feeds speak directly, so they are linked. */
+  ttsStreamsText: boolean;
 }
 
 export interface Crew {
@@ -39,10 +42,14 @@ export async function spawnCrew(system: ActorSystem, sessionId: string, sessionA
     await Promise.all([
       spawn(c.codec, 'codec', { session, sessionAddr, listenAddr: c.listen, downlink: s.downlink }),
       spawn(c.listen, 'listen', { session, sessionAddr, vad: s.vad }),
-      spawn(c.think, 'think', { session, sessionAddr }),
+      spawn(c.think, 'think', { session, sessionAddr, ...(s.ttsStreamsText ? { speakAddr: c.speak } : {}) }),
       spawn(c.speak, 'speak', { session, sessionAddr, codecAddr: c.codec }),
     ]);
-    await Promise.all([system.link(c.codec, c.listen), system.link(c.speak, c.codec)]);
+    await Promise.all([
+      system.link(c.codec, c.listen),
+      system.link(c.speak, c.codec),
+      ...(s.ttsStreamsText ? [system.link(c.think, c.speak)] : []),
+    ]);
   } catch (e) {
     await Promise.allSettled(spawned.map((a) => system.kill(a)));
     throw e;

@@ -33,7 +33,7 @@ export type SessionIn =
   | { t: 'session.utterance'; audioMs: number }
   /** The recognizer failed on an utterance. */
   | { t: 'session.asr-failed'; utterance: number; audioMs: number; code: string; message: string }
-  | { t: 'session.reply-sentence'; text: string; index: number; emotion?: string }
+  | { t: 'session.reply-sentence'; text: string; index: number; emotion?: string; spoken?: boolean }
   | { t: 'session.reply-done'; text: string; sentences: number; emotion?: string; firstTextMs?: number; error?: WireError }
   /** Encoded downlink frames of one sentence, exactly one frame period each. */
   | { t: 'session.frames'; frames: Uint8Array[]; sentence: number; last: boolean; durationMs: number }

@@ -11,7 +11,9 @@ export type SpeakIn =
    * Stream a music file as this sentence of the turn: decoded here, paced to stay a few seconds
    * ahead of playback (a whole song at once would flood the codec worker and the pacer).
    */
-  | { t: 'speak.play'; path: string; sentence: number; maxSeconds: number };
+  | { t: 'speak.play'; path: string; sentence: number; maxSeconds: number }
+  /** A piece of a sentence as the model writes it (from the think actor); `end` closes the sentence. */
+  | { t: 'speak.text'; text: string; sentence: number; end: boolean; voice: { name?: string | null; language?: string | null } };
 
 /** Sent to the session when a sentence could not be synthesized (its audio is then empty). */
 export type SpeakOut = { t: 'session.speak-failed'; sentence: number; error: WireError };

@@ -1,20 +1,20 @@
 /**
- * The speak actor: text of one sentence (or a music file) in, PCM chunks out to the codec actor as the TTS yields
- * them (first audio does not wait for the whole sentence), then an empty `last` chunk so the
- * codec pads and flushes the sentence's final frame.
+ * The speak actor: sentences (whole, in pieces as the model writes them, or a music file) in, PCM
+ * chunks out to the codec actor as the TTS yields them, each sentence closed by an empty `last`
+ * chunk so the codec pads and flushes its final frame. Ordering and the per-turn pump live in
+ * pipeline.ts.
  *
- * A barge-in bumps the turn: the runtime aborts this handler's signal, the provider stops (its
- * process is killed, its connection closed), and queued sentences of the old turn are dropped.
+ * A barge-in bumps the turn: the turn's signal aborts, the provider stops (its process is killed,
+ * its connection closed), and the old turn's remaining sentences are dropped.
  */
-import { defineActor, type ActorModule } from '../../runtime/actor.js';
+import { defineActor, type ActorContext, type ActorModule } from '../../runtime/actor.js';
 import { toWire } from '../../runtime/errors.js';
 import type { TtsProvider } from '../../providers/contracts/tts.js';
 import { createTts } from '../../providers/registry.js';
 import { pooledTts } from '../../providers/pool/tts.js';
 import { realClock } from '../../runtime/clock.js';
 import { PoolStateClient } from '../pools/client.js';
-import { openTrack } from '../../providers/media/track.js';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { TurnPipeline } from './pipeline.js';
 import type { SpeakBoot, SpeakIn, SpeakInit, SpeakOut } from './messages.js';
 
 let boot: SpeakBoot = { tts: {}, chain: [], spawner: null, hedgeMs: 0 };
@@ -46,64 +46,57 @@ async function pooled(client: PoolStateClient, holder: string): Promise<TtsProvi
   return chain.length === 1 ? chain[0]!.provider : pooledTts({ id: 'tts', chain, state: client, clock: realClock, hedgeMs: boot.hedgeMs, holder });
 }
 
-/** How far music decoding runs ahead of playback: enough to ride out a stall, little to waste on a skip. */
-const MUSIC_LEAD_MS = 3000;
-
 interface State extends SpeakInit {
   tts: Promise<TtsProvider> | undefined;
   client: PoolStateClient;
+  pipeline: TurnPipeline | undefined;
+  /** Aborts the pump when the actor stops (session over, worker shutting down). */
+  stopped: AbortController;
 }
 
 const speak = defineActor<State, SpeakInit, SpeakIn>({
-  // Sentences of one reply; a deep queue means TTS is far slower than speech.
-  mailbox: { capacity: 64, overflow: 'fail' },
-  start: (ctx, init) => ({ ...init, tts: undefined, client: new PoolStateClient(ctx) }),
-  async receive(init, m, env, ctx, signal) {
-    const send = (pcm: Int16Array, sampleRate: number, last: boolean) => {
-      if (signal.aborted) return;
-      ctx.send(init.codecAddr, { t: 'codec.encode', pcm, sampleRate, sentence: m.sentence, last }, { turn: env.turn, transfer: [pcm.buffer as ArrayBuffer] });
-    };
-    let rate = 16_000;
-    try {
-      switch (m.t) {
-        case 'speak.say': {
-          init.tts ??= pooled(init.client, ctx.self);
-          init.tts.catch(() => (init.tts = undefined));
-          const tts = await init.tts;
-          rate = tts.caps.sampleRate;
-          const voice = { name: m.voice.name ?? undefined, language: m.voice.language ?? undefined };
-          for await (const chunk of tts.synthesize({ text: m.text, voice, signal })) {
-            rate = chunk.sampleRate;
-            send(owned(chunk.pcm), rate, false);
-          }
-          break;
-        }
-        case 'speak.play': {
-          const started = performance.now();
-          let aheadMs = 0;
-          for await (const chunk of openTrack(m.path, { signal, maxSeconds: m.maxSeconds })) {
-            rate = chunk.sampleRate;
-            send(chunk.pcm, rate, false);
-            aheadMs += (chunk.pcm.length / rate) * 1000;
-            // Stay MUSIC_LEAD_MS ahead of the wall clock: the pacer and device hold that much.
-            const wait = aheadMs - (performance.now() - started) - MUSIC_LEAD_MS;
-            if (wait > 0) await sleep(wait, undefined, { signal });
-          }
-          break;
-        }
-      }
-    } catch (e) {
-      if (signal.aborted) return;
-      const out: SpeakOut = { t: 'session.speak-failed', sentence: m.sentence, error: toWire(e) };
-      ctx.send(init.sessionAddr, out, { turn: env.turn });
+  // Handlers only file jobs; a deep queue means the worker thread itself is stalled.
+  mailbox: { capacity: 256, overflow: 'fail' },
+  start: (ctx, init) => ({ ...init, tts: undefined, client: new PoolStateClient(ctx), pipeline: undefined, stopped: new AbortController() }),
+  receive(s, m, env, ctx) {
+    const p = pipelineFor(s, env.turn, ctx);
+    if (!p) return;
+    const voice = (v: { name?: string | null; language?: string | null }) => ({ name: v.name ?? undefined, language: v.language ?? undefined });
+    switch (m.t) {
+      case 'speak.say':
+        return p.text(m.sentence, m.text, voice(m.voice), true, false);
+      case 'speak.text':
+        return p.text(m.sentence, m.text, voice(m.voice), m.end, true);
+      case 'speak.play':
+        return p.play(m.sentence, m.path, m.maxSeconds);
     }
-    send(new Int16Array(0), rate, true);
+  },
+  stop(s) {
+    s.stopped.abort();
   },
 });
 
-/** The chunk may be a view into a larger buffer: move a copy we own. */
-function owned(pcm: Int16Array): Int16Array {
-  return pcm.byteOffset === 0 && pcm.byteLength === pcm.buffer.byteLength ? pcm : pcm.slice();
+/** The pipeline of the message's turn: a newer turn replaces the old one (already aborted by the bump). */
+function pipelineFor(s: State, turn: number, ctx: ActorContext): TurnPipeline | undefined {
+  if (s.pipeline && s.pipeline.turn === turn) return s.pipeline;
+  if (s.pipeline && s.pipeline.turn > turn) return undefined;
+  const signal = AbortSignal.any([ctx.turnSignal(turn), s.stopped.signal]);
+  const tts = () => {
+    s.tts ??= pooled(s.client, ctx.self);
+    s.tts.catch(() => (s.tts = undefined));
+    return s.tts;
+  };
+  s.pipeline = new TurnPipeline(turn, signal, tts, {
+    pcm: (sentence, pcm, sampleRate, last) => {
+      if (signal.aborted) return;
+      ctx.send(s.codecAddr, { t: 'codec.encode', pcm, sampleRate, sentence, last }, { turn, transfer: [pcm.buffer as ArrayBuffer] });
+    },
+    failed: (sentence, e) => {
+      const out: SpeakOut = { t: 'session.speak-failed', sentence, error: toWire(e) };
+      ctx.send(s.sessionAddr, out, { turn });
+    },
+  });
+  return s.pipeline;
 }
 
 export const actors: ActorModule['actors'] = { speak };

@@ -4,13 +4,17 @@
  * results back and stream again. After `maxRounds` rounds with tools, a last round without tools
  * forces a plain answer, so a model that keeps calling tools still says something.
  *
- *   messages ─▶ stream ─┬─ text ─▶ splitter ─▶ sentences ─▶ session
+ *   messages ─▶ stream ─┬─ text ─▶ splitter ─▶ sentences ─▶ session ─▶ speak
  *                       └─ tool calls ─▶ session.tool-call (request) ─▶ results ─▶ stream again
+ *
+ * With `pieces` (a TTS that takes text as it is written), sentence pieces go straight to the
+ * speak actor as they form, and the session gets each whole sentence for its subtitle.
  */
 import type { ChatMessage, LlmProvider, ToolCall, ToolDefinition } from '../../providers/contracts/llm.js';
 import type { ActorContext } from '../../runtime/actor.js';
-import { SentenceSplitter } from './sentences.js';
+import { SentenceSplitter, joinPieces, type Piece } from './sentences.js';
 import type { ThinkOut, ToolResult } from './messages.js';
+import type { SpeakIn } from '../speak/messages.js';
 
 export interface ReplyOptions {
   llm: LlmProvider;
@@ -23,6 +27,8 @@ export interface ReplyOptions {
   ctx: ActorContext;
   signal: AbortSignal;
   toolTimeoutMs: number;
+  /** Stream sentence pieces to this speak actor, in this voice. */
+  pieces?: { speakAddr: string; voice: { name?: string | null; language?: string | null } } | undefined;
 }
 
 export interface ReplyResult {
@@ -47,13 +53,29 @@ export async function streamReply(o: ReplyOptions): Promise<ReplyResult> {
   let firstTextMs: number | undefined;
   let emotionSent = false;
   let toolCalls = 0;
-  const emit = (texts: string[]) => {
-    for (const text of texts) {
-      const emotion = !emotionSent && split.emotion ? split.emotion : undefined;
-      if (emotion) emotionSent = true;
-      out({ t: 'session.reply-sentence', text, index: index++, ...(emotion ? { emotion } : {}) });
+  const sentence = (text: string) => {
+    const emotion = !emotionSent && split.emotion ? split.emotion : undefined;
+    if (emotion) emotionSent = true;
+    out({ t: 'session.reply-sentence', text, index: index++, ...(emotion ? { emotion } : {}), ...(o.pieces ? { spoken: true } : {}) });
+  };
+  const emit = (texts: string[]) => texts.forEach(sentence);
+  let open = '';
+  const emitPieces = (pieces: Piece[]) => {
+    const to = o.pieces!;
+    for (const p of pieces) {
+      if (signal.aborted) return;
+      const say: SpeakIn = { t: 'speak.text', text: p.text, sentence: index, end: p.end, voice: to.voice };
+      ctx.send(to.speakAddr, say, { turn: o.turn });
+      open = joinPieces([open, p.text]);
+      if (p.end) {
+        const text = open;
+        open = '';
+        if (text) sentence(text);
+        else index++; // nothing speakable after all: the index is still used up at the speak actor
+      }
     }
   };
+  const push = (t: string) => (o.pieces ? emitPieces(split.pushPieces(t)) : emit(split.push(t)));
   const messages = [...o.messages];
   let error: unknown;
   try {
@@ -62,7 +84,8 @@ export async function streamReply(o: ReplyOptions): Promise<ReplyResult> {
     if (signal.aborted) throw e;
     error = e;
   }
-  emit(split.flush());
+  if (o.pieces) emitPieces(split.flushPieces());
+  else emit(split.flush());
   return { text: full, sentences: index, emotion: split.emotion, firstTextMs, toolCalls, ...(error !== undefined ? { error } : {}) };
 
   async function rounds(): Promise<void> {
@@ -74,7 +97,7 @@ export async function streamReply(o: ReplyOptions): Promise<ReplyResult> {
         if (d.kind === 'text') {
           firstTextMs ??= ctx.clock.now() - started;
           said += d.text;
-          emit(split.push(d.text));
+          push(d.text);
         } else if (d.kind === 'tool-call') {
           calls.push(d.call);
         }
@@ -95,3 +118,4 @@ export async function streamReply(o: ReplyOptions): Promise<ReplyResult> {
     }
   }
 }
+

@@ -10,6 +10,10 @@
  *   "3.14" and "v2.4" stay whole.
  * - What is spoken never contains markdown markup or emoji; the first emoji of the reply becomes
  *   the device's `llm` emotion.
+ *
+ * For a TTS that takes text in pieces, `pushPieces` cuts finer: at every pause mark (or a space in
+ * a long unpunctuated run), each piece marked with whether it ends its sentence. The vendor hears
+ * a sentence as it is written and the device shows it as one subtitle.
  */
 
 const SENTENCE_END = /[。！？!?；;…\n]/;
@@ -25,9 +29,19 @@ export interface SplitOptions {
   maxChars?: number;
 }
 
+/** A piece of a sentence for a text-streaming TTS; `end` closes the sentence. */
+export interface Piece {
+  readonly text: string;
+  readonly end: boolean;
+}
+
 export class SentenceSplitter {
   #buf = '';
   #emitted = 0;
+  /** Visible length of the sentence the pieces so far belong to. */
+  #sentenceLen = 0;
+  /** A piece went out whose sentence has not ended yet. */
+  #open = false;
   #emotion: string | undefined;
   readonly #firstMin: number;
   readonly #firstMax: number;
@@ -57,6 +71,56 @@ export class SentenceSplitter {
     return out;
   }
 
+  /** Adds model text; returns the sentence pieces it completed (cleaned, never empty). */
+  pushPieces(text: string): Piece[] {
+    if (this.#emotion === undefined) this.#emotion = firstEmotion(text);
+    this.#buf += text;
+    const out: Piece[] = [];
+    for (;;) {
+      const cut = this.#findCut(false, true);
+      if (cut < 0) break;
+      this.#takePiece(cut, out);
+    }
+    return out;
+  }
+
+  /** The model is done: the rest, the last piece ending its sentence. */
+  flushPieces(): Piece[] {
+    const out: Piece[] = [];
+    for (;;) {
+      const cut = this.#findCut(true, true);
+      if (cut < 0) break;
+      this.#takePiece(cut, out);
+    }
+    if (this.#buf.length > 0) this.#takePiece(this.#buf.length, out);
+    const last = out[out.length - 1];
+    if (last && !last.end) out[out.length - 1] = { text: last.text, end: true };
+    else if (!last && this.#open) out.push({ text: '', end: true });
+    this.#open = false;
+    return out;
+  }
+
+  #takePiece(cut: number, out: Piece[]): void {
+    const raw = this.#buf.slice(0, cut);
+    this.#buf = this.#buf.slice(cut);
+    const clean = speakable(raw);
+    const trimmed = raw.trimEnd();
+    const last = trimmed[trimmed.length - 1] ?? '';
+    // A long sentence with only pause marks still ends somewhere: one subtitle stays readable.
+    this.#sentenceLen += visibleLength(clean);
+    const end = SENTENCE_END.test(last) || (last === '.' && !ABBREVIATION.test(trimmed.slice(-6))) || this.#sentenceLen >= this.#max;
+    if (end) this.#sentenceLen = 0;
+    if (clean) {
+      out.push({ text: clean, end });
+      this.#emitted++;
+      this.#open = !end;
+    } else if (end && this.#open) {
+      // Only the closing mark was left (the text went out in an earlier piece): close it, empty.
+      out.push({ text: '', end: true });
+      this.#open = false;
+    }
+  }
+
   /** The model is done: whatever is left becomes the last segment (if it has anything speakable). */
   flush(): string[] {
     const out: string[] = [];
@@ -80,9 +144,10 @@ export class SentenceSplitter {
   }
 
   /** Index just past the boundary that ends the next segment, or -1 to wait for more text. */
-  #findCut(final: boolean): number {
+  #findCut(final: boolean, pieces = false): number {
     const b = this.#buf;
-    const first = this.#emitted === 0;
+    // Pieces cut like a reply's first segment, all the way through.
+    const first = pieces || this.#emitted === 0;
     let lastPause = -1;
     let lastSpace = -1;
     for (let i = 0; i < b.length; i++) {
@@ -140,7 +205,8 @@ export function speakable(raw: string): string {
   let s = raw;
   for (const [re, to] of MARKDOWN) s = s.replace(re, to);
   s = s.replace(EMOJI, '').replace(/[\u{1F1E6}-\u{1F1FF}]/gu, '');
-  return s.replace(/\s+/g, ' ').trim().replace(/^[，,、；;：:。.!！?？]+/, '').trim();
+  // Markup removed before a closing mark leaves "friend .": the mark rejoins its word.
+  return s.replace(/\s+/g, ' ').replace(/ ([,.!?;:，。！？；：])/g, '$1').trim().replace(/^[，,、；;：:。.!！?？]+/, '').trim();
 }
 
 /** Device emotion names (protocol.md §6.2) for the emoji models use most. */
@@ -167,4 +233,14 @@ export function firstEmotion(text: string): string | undefined {
 export function emojiFor(emotion: string): string {
   for (const [e, name] of Object.entries(EMOTIONS)) if (name === emotion) return e;
   return '🙂';
+}
+
+/** Pieces of a sentence as one text: a space between Latin words, none in CJK. */
+export function joinPieces(pieces: readonly string[]): string {
+  let out = '';
+  for (const p of pieces) {
+    if (out === '' || p === '') out += p;
+    else out += /[\x21-\x7e]$/.test(out) && /^[\x21-\x7e]/.test(p) ? ` ${p}` : p;
+  }
+  return out;
 }

@@ -110,6 +110,7 @@ const think = defineActor<State, ThinkInit, ThinkIn>({
             ctx,
             signal,
             toolTimeoutMs: TOOL_TIMEOUT_MS,
+            pieces: m.pieces && init.speakAddr ? { speakAddr: init.speakAddr, voice: m.pieces.voice } : undefined,
           });
           out({
             t: 'session.reply-done',

@@ -78,3 +78,39 @@ test('the ASR chain fails over through the pool: the first recognizer errors, th
   assert.equal(good.transcriptions.length, 1, 'and the second answered');
   dev.close();
 });
+
+test('a TTS that takes streamed text hears each sentence in pieces as the model writes it; audio starts before the sentence is done', { ...T }, async (t) => {
+  const { startVolcTtsFake } = await import('../doubles/volc-tts.js');
+  const tts = await startVolcTtsFake({ sampleRate: 24_000 });
+  const llm = await startFakeOpenAI({ apiKey: 'sk-test' });
+  t.after(() => Promise.all([tts.close(), llm.close()]));
+  // One long first sentence written slowly: 12 deltas, 150 ms apart.
+  const words = 'Well, first of all, thank you for asking, and here is a longer answer for you. Bye!'.split(/(?<= )/);
+  llm.script({ text: words, eventGapMs: 150 });
+  const server = await startTestServer(t, {
+    auth: { mode: 'off' },
+    providers: {
+      llm: { gpt: { type: 'openai', base_url: llm.url, model: 'm', api_key: 'sk-test' } },
+      tts: { doubao: { type: 'volc', url: tts.url, appid: tts.appId, access_token: tts.accessKey, voice: 'zh_female_test_bigtts' } },
+    },
+    pipeline: { llm: ['gpt'], tts: ['doubao'] },
+  });
+  const dev = await TestDevice.connect(server.wsUrl, { headers: deviceHeaders() });
+  t.after(() => dev.close());
+  const hello = await dev.hello({ features: {} });
+  const asked = performance.now();
+  dev.sendJson({ session_id: hello['session_id'], type: 'listen', state: 'detect', text: 'how are you' });
+  const first = await dev.next((r) => r.kind === 'binary', 20_000);
+  await dev.next((r) => r.kind === 'json' && r.value['type'] === 'tts' && r.value['state'] === 'stop', 30_000);
+  // The first sentence is complete only after ~16 deltas × 150 ms; its audio began well before.
+  const sentenceDoneMs = words.findIndex((w) => w.includes('.')) * 150;
+  assert.ok(first.at - asked < sentenceDoneMs - 600, `first audio ${(first.at - asked).toFixed(0)} ms after the question; the sentence was written by ${sentenceDoneMs} ms`);
+  // One vendor session per sentence, fed piece by piece.
+  assert.equal(tts.sessions.length, 2);
+  assert.deepEqual(tts.sessions[0]!.texts, ['Well, first of all,', 'thank you for asking,', 'and here is a longer answer for you.']);
+  assert.deepEqual(tts.sessions[1]!.texts, ['Bye!']);
+  assert.equal(tts.handshakes, 1, 'one connection for both sentences');
+  // The device shows whole sentences, each once.
+  const subtitles = dev.received.filter((r) => r.kind === 'json' && r.value['state'] === 'sentence_start').map((r) => (r as { value: Record<string, unknown> }).value['text']);
+  assert.deepEqual(subtitles, ['Well, first of all, thank you for asking, and here is a longer answer for you.', 'Bye!']);
+});

@@ -3,7 +3,7 @@
 // markdown and emoji never reach the TTS, and the first emoji becomes the device emotion.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SentenceSplitter, firstEmotion, speakable } from '../../actors/think/sentences.js';
+import { SentenceSplitter, firstEmotion, joinPieces, speakable, type Piece } from '../../actors/think/sentences.js';
 
 const T = { timeout: 10_000 };
 
@@ -58,4 +58,32 @@ test('markdown and emoji are not spoken; the first emoji is the emotion', T, () 
 
 test('nothing speakable yields nothing', T, () => {
   assert.deepEqual(run(['😊', '  ', '**']), []);
+});
+
+function pieces(text: string, step = 3): Piece[] {
+  const s = new SentenceSplitter();
+  const out: Piece[] = [];
+  for (let i = 0; i < text.length; i += step) out.push(...s.pushPieces(text.slice(i, i + step)));
+  return [...out, ...s.flushPieces()];
+}
+
+test('pieces for a text-streaming TTS: cut at pause marks, each marked with whether it ends its sentence', { timeout: 5000 }, () => {
+  assert.deepEqual(pieces('你好，我是小智，今天天气很好。我们去公园玩吧！好的'), [
+    { text: '你好，我是小智，', end: false },
+    { text: '今天天气很好。', end: true },
+    { text: '我们去公园玩吧！', end: true },
+    { text: '好的', end: true },
+  ]);
+  assert.deepEqual(pieces('Pi is 3.14, roughly. Dr. Who said so, twice.'), [
+    { text: 'Pi is 3.14,', end: false },
+    { text: 'roughly.', end: true },
+    { text: 'Dr. Who said so,', end: false },
+    { text: 'twice.', end: true },
+  ]);
+  // Markup around the closing mark leaves an empty closing piece, so the sentence still ends.
+  const s = new SentenceSplitter();
+  const got = [...s.pushPieces('Hello there, my friend, **'), ...s.pushPieces('**. Next')];
+  assert.deepEqual(got.at(-1), { text: '', end: true });
+  assert.equal(joinPieces(['Hello there,', 'my friend']), 'Hello there, my friend');
+  assert.equal(joinPieces(['你好，', '世界。']), '你好，世界。');
 });
