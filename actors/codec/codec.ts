@@ -47,6 +47,8 @@ interface State {
   remLen: number;
   sentence: number;
   turn: number;
+  /** This turn's first frame went out: later frames go in one batch per chunk. */
+  turnAudio: boolean;
   stats: CodecStats;
 }
 
@@ -134,6 +136,7 @@ function encode(s: State, m: Extract<CodecIn, { t: 'codec.encode' }>, env: Envel
     if (s.remLen > 0 || s.resampler) dropPartial(s);
     s.encoder?.reset();
     s.turn = env.turn;
+    s.turnAudio = false;
   }
   if (m.sentence !== s.sentence) {
     if (s.remLen > 0 || s.resampler) dropPartial(s);
@@ -143,11 +146,22 @@ function encode(s: State, m: Extract<CodecIn, { t: 'codec.encode' }>, env: Envel
   const n = s.frameSamples;
   const frames: Uint8Array[] = [];
   const encodeFrame = (f: Int16Array) => {
+    let packet: Uint8Array;
     try {
-      frames.push(enc.encode(f));
+      packet = enc.encode(f);
     } catch (e) {
       throw codecError(e);
     }
+    if (s.turnAudio) {
+      frames.push(packet);
+      return;
+    }
+    // The reply's first frame leaves alone: first audio does not wait for the rest of the chunk.
+    s.turnAudio = true;
+    s.stats.batches++;
+    s.stats.encoded++;
+    const first: CodecOut = { t: 'session.frames', frames: [packet], sentence: m.sentence, last: false, durationMs: s.encoderOpts.frameMs };
+    ctx.send(s.init.sessionAddr, first, { turn: env.turn, transfer: [packet.buffer as ArrayBuffer] });
   };
   const echoRef = s.init.listenAddr && m.pcm.length > 0 ? energyEnvelope(m.pcm, m.sampleRate) : undefined;
   for (const part of toDownlinkRate(s, m.pcm, m.sampleRate, m.last)) {
@@ -211,6 +225,7 @@ export const codec = defineActor<State, CodecInit, CodecIn>({
       remLen: 0,
       sentence: -1,
       turn: 0,
+      turnAudio: false,
       stats: { decoded: 0, decodeErrors: 0, dtx: 0, encoded: 0, batches: 0, droppedSamples: 0, decodeUs: 0, encodeUs: 0 },
     };
   },

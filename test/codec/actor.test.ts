@@ -126,13 +126,14 @@ test('PCM already at the downlink rate is cut without resampling; a bare `last` 
   const pcm = speak(SENTENCES[1]!, 16_000);
   const n = pcm.length;
   send({ t: 'codec.encode', pcm, sampleRate: 16_000, sentence: 7, last: false }, [pcm.buffer as ArrayBuffer]);
-  const first = await session.until((g) => g.length === 1);
-  assert.equal(first[0]!.frames.length, Math.floor(n / 320), 'whole frames at once, the remainder kept');
-  assert.equal(first[0]!.last, false);
+  const first = await session.until((g) => g.length === 2);
+  assert.equal(first[0]!.frames.length, 1, "the turn's first frame leaves alone, before the rest is encoded");
+  assert.equal(first[1]!.frames.length, Math.floor(n / 320) - 1, 'then the whole frames of the chunk at once, the remainder kept');
+  assert.equal(first[1]!.last, false);
   send({ t: 'codec.encode', pcm: new Int16Array(0), sampleRate: 16_000, sentence: 7, last: true });
-  const got = await session.until((g) => g.length === 2);
-  assert.equal(got[1]!.frames.length, n % 320 === 0 ? 0 : 1);
-  assert.equal(got[1]!.last, true);
+  const got = await session.until((g) => g.length === 3);
+  assert.equal(got[2]!.frames.length, n % 320 === 0 ? 0 : 1);
+  assert.equal(got[2]!.last, true);
   for (const f of got.flatMap((m) => m.frames)) assert.equal(packetSamples(f, 16_000), 320);
 });
 
