@@ -17,18 +17,20 @@
  * latency samples tinybench retained over all rounds.
  */
 import { Worker } from 'node:worker_threads';
-import { Bench } from 'tinybench';
 import { ActorSystem } from '../runtime/system.js';
 import { FrameRing } from '../runtime/ring.js';
-import type { BenchOptions, BenchReport, BenchRow } from './run.js';
+import { interleavedSamples, perUnitRow, type BenchOptions, type BenchReport } from './run.js';
 
 const FRAME = 2048;
 const BATCH = 1000;
-const ROUNDS = 4;
+const ROUNDS = 8;
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 const HOP_MODULE = new URL(`./actors/hop${ext}`, import.meta.url);
 
-const RAW_COPY = 'raw postMessage, copy';
+export const RAW_COPY = 'raw postMessage, copy';
+export const RAW_TRANSFER = 'raw postMessage, transfer';
+export const ACTOR_TRANSFER = 'actor request, transferred';
+export const RING = 'shared-memory ring (waitAsync)';
 const RAW_BATCH = `raw postMessage ×${BATCH} + 1 round trip`;
 
 // Plain JS so the baseline worker pays no loader: it echoes, moving buffers back when asked.
@@ -42,8 +44,11 @@ parentPort.on('message', (m) => {
 });
 `;
 
-/** One request at a time to a bare worker; a single listener avoids per-call on/off churn. */
-class RawEcho {
+/**
+ * One request at a time to a bare worker; a single listener avoids per-call on/off churn.
+ * Also the raw baseline of `bench routing` (`tell({ k: 'frame' })` is counted, not echoed).
+ */
+export class RawEcho {
   readonly worker = new Worker(RAW_ECHO, { eval: true });
   #waiting: ((m: unknown) => void) | undefined;
 
@@ -109,7 +114,7 @@ async function measure(opts: BenchOptions, raw: RawEcho, sys: ActorSystem, up: F
       },
     ],
     [
-      'raw postMessage, transfer',
+      RAW_TRANSFER,
       async () => {
         const buf = frame();
         const r = await raw.roundTrip<{ buf: ArrayBuffer }>({ k: 'xfer', buf }, [buf]);
@@ -123,7 +128,7 @@ async function measure(opts: BenchOptions, raw: RawEcho, sys: ActorSystem, up: F
       },
     ],
     [
-      'actor request, transferred',
+      ACTOR_TRANSFER,
       async () => {
         const buf = frame();
         const r = await sys.request<{ buf: ArrayBuffer }>('hop', { t: 'hop.echoT', buf }, { transfer: [buf] });
@@ -131,7 +136,7 @@ async function measure(opts: BenchOptions, raw: RawEcho, sys: ActorSystem, up: F
       },
     ],
     [
-      'shared-memory ring (waitAsync)',
+      RING,
       async () => {
         if (!up.push(payload)) throw new Error('up ring full');
         for (;;) {
@@ -164,28 +169,11 @@ async function measure(opts: BenchOptions, raw: RawEcho, sys: ActorSystem, up: F
     ],
   ];
 
-  const samples = new Map<string, number[]>(tasks.map(([name]) => [name, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    const bench = new Bench({
-      time: opts.timeMs / ROUNDS,
-      warmup: round === 0,
-      warmupTime: Math.min(500, opts.timeMs / 4),
-      retainSamples: true,
-      throws: true,
-    });
-    for (const [name, fn] of tasks) bench.add(name, fn);
-    await bench.run();
-    for (const task of bench.tasks) {
-      const r = task.result;
-      if (r.state !== 'completed' || !r.latency.samples) throw new Error(`bench task "${task.name}" ended ${r.state}`);
-      const into = samples.get(task.name)!;
-      for (const x of r.latency.samples) into.push(x);
-    }
-  }
+  const samples = await interleavedSamples(tasks.map(([name, fn]) => ({ name, fn })), opts, ROUNDS);
   const sent = await sys.request<{ frames: number; bytes: number }>('hop', { t: 'hop.count' });
   if (sent.frames === 0 || sent.bytes !== sent.frames * FRAME) throw new Error('pipelined frames went missing or arrived damaged');
 
-  const rows = [...samples].map(([name, ms]) => toRow(name, ms));
+  const rows = [...samples].map(([name, ms]) => perUnitRow(name, ms, 1));
   const byName = new Map(rows.map((r) => [r.name, r]));
   for (const r of rows) {
     const vs = r.name.includes(`×${BATCH}`) ? RAW_BATCH : RAW_COPY;
@@ -200,13 +188,4 @@ async function measure(opts: BenchOptions, raw: RawEcho, sys: ActorSystem, up: F
   }
   notes.push(`payload ${FRAME} B; ${ROUNDS} interleaved rounds; ops/s = 1 / mean; latencies are tinybench's per-iteration samples, pooled; a pipelined row's iteration is a whole batch`);
   return { title: 'actor hop: main → worker → main', rows, notes };
-}
-
-/** Statistics over pooled latency samples (ms in, µs out); percentiles by nearest rank. */
-function toRow(name: string, ms: number[]): BenchRow {
-  if (ms.length === 0) throw new Error(`bench task "${name}" took no samples`);
-  const sorted = Float64Array.from(ms).sort();
-  const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-  return { name, opsPerSec: 1000 / mean, meanUs: mean * 1000, p50Us: at(0.5) * 1000, p99Us: at(0.99) * 1000, samples: sorted.length };
 }
