@@ -5,6 +5,7 @@
  *
  *   npm run build && node --import tsx bench/serve.ts [--fakes instant|latency] [--port 8765]
  *     [--http-port 8080] [--workers codec=1,listen=1,think=1,speak=1] [--complexity 5]
+ *     [--node-arg=--cpu-prof --node-arg=--cpu-prof-dir=/tmp/prof]   (profile every server thread)
  *
  * `instant` fakes answer at once (transcription, first token, speech); `latency` injects vendor
  * latency (300 ms transcription, 250 ms to the first token then 40 ms per token, 150 ms to the
@@ -27,6 +28,8 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '' },
     complexity: { type: 'string', default: '5' },
     log: { type: 'string', default: 'warn' },
+    /** Extra node flags for the server process, e.g. --node-arg=--cpu-prof (NODE_OPTIONS refuses that one). */
+    'node-arg': { type: 'string', multiple: true, default: [] },
   },
 });
 const latency = values.fakes === 'latency';
@@ -35,9 +38,11 @@ const REPLY = 'Sure. The light in the living room is on now, and I turned the br
 
 const chat = await startFakeOpenAI({
   apiKey: 'sk-bench',
-  reply: latency ? { text: REPLY.split(/(?<= )/), headDelayMs: 250, eventGapMs: 40 } : { text: REPLY },
+  // Instant: the whole stream in one write; with latency, one write per token. Never the odd
+  // 1–7 byte pieces the tests use: a thousand writes per reply made the fake the bottleneck.
+  reply: latency ? { text: REPLY.split(/(?<= )/), headDelayMs: 250, eventGapMs: 40, chunk: 'events' } : { text: REPLY, chunk: 'whole' },
 });
-const audio = await startOpenAiAudioFake({ apiKey: 'sk-bench', firstDelayMs: latency ? 150 : 0 });
+const audio = await startOpenAiAudioFake({ apiKey: 'sk-bench', firstDelayMs: latency ? 150 : 0, whole: !latency });
 audio.transcript = 'turn on the light';
 
 const workers = Object.fromEntries(
@@ -67,12 +72,20 @@ const cfgFile = join(dir, 'config.json.yaml');
 // JSON is YAML: no need for a serializer.
 writeFileSync(cfgFile, JSON.stringify(config, null, 2));
 
-const child = spawn(process.execPath, [join(root, 'dist/actors/server.js')], { env: { ...process.env, XZ_CONFIG: cfgFile }, stdio: 'inherit' });
+const child = spawn(process.execPath, [...values['node-arg'], join(root, 'dist/actors/server.js')], { env: { ...process.env, XZ_CONFIG: cfgFile }, stdio: 'inherit' });
 process.stdout.write(
   `fakes: ${values.fakes} (chat ${chat.url}, audio ${audio.url})\n` +
     `server: ws://127.0.0.1:${values.port}/xiaozhi/v1/  http://127.0.0.1:${values['http-port']}/xiaozhi/ota/  status /status\n` +
     `logs: ${config.log.file}\n`,
 );
+// The fakes record every request for tests; over a long load run that is hundreds of MB of
+// uploads and a GC-bound fake process sharing the server's cores.
+setInterval(() => {
+  chat.reset();
+  audio.speech.length = 0;
+  audio.transcriptions.length = 0;
+}, 5000).unref();
+
 const stop = async () => {
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));

@@ -36,7 +36,7 @@ export interface PacerOptions {
   clock: Clock;
 }
 
-type Item = { k: 'frame'; data: Uint8Array } | { k: 'text'; text: string; tag: number | undefined } | { k: 'end' };
+type Item = { k: 'frame'; data: Uint8Array; at: number } | { k: 'text'; text: string; tag: number | undefined } | { k: 'end' };
 
 export interface StreamEvents {
   /** The first frame of the turn left (clock time). */
@@ -63,7 +63,7 @@ interface Stream {
 export interface PacerStats {
   streams: number;
   framesSent: number;
-  /** How late frames left relative to their due time, ms. */
+  /** How late frames left after they were both due and queued, ms: the sender's own delay. */
   latenessP50: number;
   latenessP99: number;
   latenessMax: number;
@@ -108,7 +108,8 @@ export class Pacer {
   pushFrames(id: string, turn: number, frames: readonly Uint8Array[]): void {
     const s = this.#streams.get(id);
     if (!s || s.turn !== turn) return;
-    for (const f of frames) s.queue.push({ k: 'frame', data: f });
+    const at = this.#o.clock.now();
+    for (const f of frames) s.queue.push({ k: 'frame', data: f, at });
     this.#wake(s);
   }
 
@@ -229,7 +230,9 @@ export class Pacer {
         }
         s.queue.shift();
         s.link.sendAudio(item.data);
-        this.#record(now - due);
+        // Lateness is ours only from when the frame was both due and here: a frame the TTS
+        // delivered late is the vendor's delay (it shows as an underrun), not the sender's.
+        this.#record(now - Math.max(due, item.at));
         s.bufferEnd = Math.max(s.bufferEnd, now) + this.#o.frameMs;
         s.framesSent++;
         this.#framesSent++;

@@ -67,6 +67,8 @@ export interface OpenAiAudioFakeOptions {
   /** Pause before the status line, ms. */
   readonly firstDelayMs?: number;
   readonly seed?: number;
+  /** Write each body in one piece (a load test's vendor; tests want the odd pieces). */
+  readonly whole?: boolean;
 }
 
 export interface OpenAiAudioFake {
@@ -197,6 +199,10 @@ export async function startOpenAiAudioFake(opts: OpenAiAudioFakeOptions = {}): P
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' });
     res.flushHeaders();
     const stopAt = fault?.kind === 'stall' || fault?.kind === 'disconnect' ? (fault.afterBytes ?? body.length >> 1) : body.length;
+    if (opts.whole && stopAt === body.length) {
+      res.end(body);
+      return;
+    }
     const first = [1, 4095, 3];
     let at = 0;
     for (let i = 0; at < stopAt; i++) {
