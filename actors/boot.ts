@@ -257,6 +257,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       uptime_s: Math.round(process.uptime()),
       sessions: { total: sessions.size, ...byState },
       pacer: pacer.stats(),
+      // What a load tester needs to read our turn records (first frame minus the start gap).
+      audio: { start_gap_ms: config.audio.start_gap_ms, frame_ms: config.audio.frame_ms, downlink_rate: config.audio.downlink_rate, encoder_complexity: config.audio.encoder_complexity },
       event_loop_ms: { current: loop.peek(), last_window: loop.last() },
       actors: system.stats(),
       // Each worker's own heap: the main thread's figures alone hide where memory grows.

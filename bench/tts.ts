@@ -87,6 +87,7 @@ class Downlink {
       request: () => Promise.reject(new Error('not in the bench')),
       turn: () => self!.#turn,
       turnSignal: () => new AbortController().signal,
+      signal: () => new AbortController().signal,
       stopSelf: () => {},
     };
     // listenAddr set, as in a session's crew: the codec also computes the echo envelope.

@@ -37,6 +37,11 @@ export interface ActorContext {
   request<R = unknown>(to: string, msg: AnyMsg, opts?: RequestOptions): Promise<R>;
   /** Current turn of a session on this thread (default: this actor's session). */
   turn(session?: string): number;
+  /**
+   * The signal of the message being handled (call it before the handler's first await): for
+   * handlers that do not declare `receive`'s `signal` parameter, which then costs nothing.
+   */
+  signal(): AbortSignal;
   /** Aborts once the session (default: this actor's) moves past `turn` here, or is forgotten. */
   turnSignal(turn: number, session?: string): AbortSignal;
   /** Stops this actor after the current message. */
@@ -46,7 +51,10 @@ export interface ActorContext {
 export interface ActorDef<S = unknown, I = unknown, M extends Msg = Msg> {
   readonly mailbox?: MailboxOptions;
   start(ctx: ActorContext, init: I): S | Promise<S>;
-  /** `signal` aborts when a request's caller gives up or the actor is being stopped. */
+  /**
+   * `signal` aborts when a request's caller gives up, the message's turn goes stale, or the actor
+   * is being stopped. Declare it only if the handler uses it (see ActorContext.signal).
+   */
   receive(state: S, msg: M, env: Envelope<M>, ctx: ActorContext, signal: AbortSignal): unknown;
   stop?(state: S, ctx: ActorContext): void | Promise<void>;
 }

@@ -1,11 +1,36 @@
 /**
  * Building envelopes from send options, shared by actor contexts (host.ts) and senders outside
- * any actor (system.ts), so both stamp session, turn, sequence, lane and expiry the same way.
+ * any actor (system.ts), so both stamp session, turn, sequence, lane and expiry the same way;
+ * and the context object each actor gets.
  */
-import type { RequestOptions, SendOptions } from './actor.js';
+import type { ActorContext, RequestOptions, SendOptions } from './actor.js';
 import type { Clock } from './clock.js';
 import type { Envelope, Msg, TurnTable } from './envelope.js';
-import type { RequestVia } from './host-types.js';
+import type { ActorHost } from './host.js';
+import type { LocalActor, RequestVia } from './host-types.js';
+
+/** Handed to handlers that take no signal, and by ctx.signal() outside a message: never aborts. */
+export const NEVER: AbortSignal = new AbortController().signal;
+
+export function actorContext(host: ActorHost, actor: LocalActor): ActorContext {
+  const envelope = (to: string, msg: Msg, opts: SendOptions = {}): Envelope =>
+    makeEnvelope(to, msg, opts, { from: actor.addr, session: actor.session, seq: ++actor.seq }, host.turns, host.clock);
+  return {
+    self: actor.addr,
+    session: actor.session,
+    clock: host.clock,
+    send: (to, msg, opts) => void host.tell(envelope(to, msg, opts), opts?.transfer),
+    request: <R>(to: string, msg: Msg, opts: RequestOptions = {}) => host.request<R>(envelope(to, msg, opts), viaOptions(opts)),
+    turn: (session) => host.turns.current(session ?? actor.session),
+    turnSignal: (turn, session) => host.turns.signal(session ?? actor.session, turn),
+    signal: () => actor.running?.ctl.signal ?? NEVER,
+    stopSelf: () => {
+      if (actor.stopRequested) return;
+      actor.stopRequested = true;
+      queueMicrotask(() => void host.stopActor(actor.addr, false));
+    },
+  };
+}
 
 export interface Stamp {
   from?: string | undefined;

@@ -28,7 +28,8 @@ export interface LocalActor {
   state: unknown;
   mailbox: Mailbox;
   ctx: ActorContext;
-  stopper: AbortController;
+  /** Set when the actor is being stopped: messages still delivered start aborted. */
+  stopReason: XzError | undefined;
   seq: number;
   stopRequested: boolean;
   /** The message being handled and its signal's controller, so a barge-in can abort it. */

@@ -11,7 +11,7 @@
  * any actor without knowing where it lives. When a channel dies, every request waiting on it is
  * failed with XZ_ERR_WORKER_CRASHED at once instead of waiting for its timeout.
  */
-import type { ActorContext, ActorDef, RequestOptions, SendOptions } from './actor.js';
+import type { ActorDef } from './actor.js';
 import { isDetached, isThenable, isTransferring } from './actor.js';
 import { realClock, type Clock, type Timer } from './clock.js';
 import { TurnTable, type Envelope, type Msg } from './envelope.js';
@@ -22,7 +22,7 @@ import type { HostOptions, HostStats, LocalActor, Pending, RequestVia } from './
 
 export type { HostOptions, HostStats, RequestVia } from './host-types.js';
 import { collectTransferables } from './transfer.js';
-import { makeEnvelope, viaOptions } from './context.js';
+import { NEVER, actorContext } from './context.js';
 import { threadMemory } from './loop-delay.js';
 
 export class ActorHost {
@@ -67,12 +67,12 @@ export class ActorHost {
       session,
       def: d,
       state: undefined,
-      stopper: new AbortController(),
+      stopReason: undefined,
       seq: 0,
       stopRequested: false,
       running: undefined,
     } as LocalActor;
-    actor.ctx = this.#context(actor);
+    actor.ctx = actorContext(this, actor);
     actor.mailbox = new Mailbox((dl) => this.#handle(actor, dl), this.clock, this.turns, d.mailbox);
     // A synchronous start registers the actor before spawn() returns its promise, so messages
     // sent right after spawning (a socket's first frame) already find it.
@@ -92,7 +92,7 @@ export class ActorHost {
     actor.mailbox.close(drain);
     if (!drain) {
       const reason = new XzError(E.XZ_ERR_ABORTED, 'actor stopping');
-      actor.stopper.abort(reason);
+      actor.stopReason = reason;
       actor.running?.ctl.abort(reason);
     }
     await actor.mailbox.idle();
@@ -324,30 +324,11 @@ export class ActorHost {
 
   // ── internals ───────────────────────────────────────────────────────────────────────────
 
-  #context(actor: LocalActor): ActorContext {
-    const envelope = (to: string, msg: Msg, opts: SendOptions = {}): Envelope =>
-      makeEnvelope(to, msg, opts, { from: actor.addr, session: actor.session, seq: ++actor.seq }, this.turns, this.clock);
-    return {
-      self: actor.addr,
-      session: actor.session,
-      clock: this.clock,
-      send: (to, msg, opts) => void this.tell(envelope(to, msg, opts), opts?.transfer),
-      request: <R>(to: string, msg: Msg, opts: RequestOptions = {}) => this.request<R>(envelope(to, msg, opts), viaOptions(opts)),
-      turn: (session) => this.turns.current(session ?? actor.session),
-      turnSignal: (turn, session) => this.turns.signal(session ?? actor.session, turn),
-      stopSelf: () => {
-        if (actor.stopRequested) return;
-        actor.stopRequested = true;
-        queueMicrotask(() => void this.stopActor(actor.addr, false));
-      },
-    };
-  }
-
   #handle(actor: LocalActor, d: Delivery): void | Promise<void> {
     // One controller per message: aborted when the actor stops, when a requester gives up, or
     // when a barge-in makes this message's turn stale (see bumpTurn).
     const ctl = new AbortController();
-    if (actor.stopper.signal.aborted) ctl.abort(actor.stopper.signal.reason);
+    if (actor.stopReason) ctl.abort(actor.stopReason);
     const reqSignal = d.signal;
     if (reqSignal) {
       if (reqSignal.aborted) ctl.abort(reqSignal.reason);
@@ -360,7 +341,9 @@ export class ActorHost {
     };
     let result: unknown;
     try {
-      result = actor.def.receive(actor.state, d.env.msg, d.env, actor.ctx, ctl.signal);
+      // A signal costs ~2 µs to create (an EventTarget), more than the rest of a delivery: only
+      // handlers that declare the parameter get one; others can ask ctx.signal() when they need it.
+      result = actor.def.receive(actor.state, d.env.msg, d.env, actor.ctx, actor.def.receive.length >= 5 ? ctl.signal : NEVER);
     } catch (e) {
       done();
       this.#failed(actor, d, e);
@@ -465,7 +448,7 @@ export class ActorHost {
         this.bumpTurn(msg.session, msg.turn);
         return undefined;
       case 'host.forget':
-        this.turns.forget(msg.session);
+        for (const s of msg.sessions) this.turns.forget(s);
         return undefined;
       case 'host.ping':
         return { name: this.name, actors: this.#actors.size };

@@ -27,7 +27,7 @@ export type HostMsg =
   | { t: 'host.spawn'; addr: string; kind: string; session: string; init: unknown }
   | { t: 'host.kill'; addr: string }
   | { t: 'host.turn'; session: string; turn: number }
-  | { t: 'host.forget'; session: string }
+  | { t: 'host.forget'; sessions: string[] }
   | { t: 'host.port'; name: string; port: MessagePort }
   | { t: 'host.route'; addr: string; via: string | null }
   | { t: 'host.ping' }

@@ -139,8 +139,17 @@ export function wsBehavior(deps: WsDeps): import('uWebSockets.js').WebSocketBeha
       data.link = link;
       data.log = slog;
       deps.sessions.set(data.sessionId, { data, openedAt: Date.now() });
+      const d = deps.sessionDefaults;
+      // Every key written out (no spread): one shared object shape for every session's init.
       const init: SessionInit = {
-        ...deps.sessionDefaults,
+        system: d.system,
+        pacer: d.pacer,
+        crew: d.crew,
+        startGapMs: d.startGapMs,
+        toolCache: d.toolCache,
+        dialogue: d.dialogue,
+        externalMcp: d.externalMcp,
+        quick: d.quick,
         sessionId: data.sessionId,
         deviceId: data.identity.deviceId,
         clientId: data.identity.clientId,

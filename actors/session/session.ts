@@ -149,7 +149,8 @@ export const session = defineActor<State, SessionInit, SessionIn>({
     return s;
   },
 
-  receive(s, m, _env, ctx, signal) {
+  // No `signal` parameter: audio arrives every 60 ms and needs none (see ActorContext.signal).
+  receive(s, m, _env, ctx) {
     switch (m.t) {
       case 'session.device':
         return onDevice(s, m.msg, ctx.clock.now());
@@ -176,7 +177,7 @@ export const session = defineActor<State, SessionInit, SessionIn>({
         return info(s);
       case 'session.tool-call':
         // Answered later: the session keeps handling audio while a device runs the tool.
-        return detached(s.talk.callTool(m.call, signal));
+        return detached(s.talk.callTool(m.call, ctx.signal()));
       default:
         s.talk.handle(m);
         return;
@@ -259,6 +260,7 @@ function onHello(s: State, msg: DeviceMessage, now: number): void {
   s.hello = parsed.hello;
   s.helloAt ??= now;
   s.helloTimer?.cancel();
+  s.helloTimer = undefined;
   init.link.sendText(
     encodeServerHello({ sessionId: init.sessionId, sampleRate: init.downlink.sampleRate, frameDurationMs: init.downlink.frameMs }),
   );

@@ -151,3 +151,27 @@ test('shutdown drains queued work in order, then stops actors newest first', T, 
   assert.deepEqual(stops, ['second', 'first']);
   await assert.rejects(sys.spawn('late', worker(stops), undefined), { code: 'XZ_ERR_SHUTTING_DOWN' });
 });
+
+test('a handler without a signal parameter gets one from ctx.signal(), aborted by a turn bump like the parameter', T, async () => {
+  const sys = new ActorSystem();
+  let seen: AbortSignal | undefined;
+  await sys.spawn(
+    'n',
+    defineActor<null, void, { t: 'n.hang' }>({
+      start: () => null,
+      receive(_s, _m, _env, ctx) {
+        seen = ctx.signal();
+        return new Promise((_, reject) => seen!.addEventListener('abort', () => reject(seen!.reason), { once: true }));
+      },
+    }),
+    undefined,
+    { session: 's1' },
+  );
+  const hung = sys.request('n', { t: 'n.hang' }, { session: 's1', turn: 1 });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(seen?.aborted, false);
+  sys.bumpTurn('s1', 2);
+  await assert.rejects(hung, { code: 'XZ_ERR_STALE_TURN' });
+  assert.equal(seen?.aborted, true);
+  await sys.shutdown();
+});
