@@ -1,7 +1,7 @@
 /**
  * Runs a fleet: builds the devices, launches them at the requested rate and concurrency, drives
- * the chosen mode (talk, idle, ramp, soak), samples the simulator's own CPU and the server's RSS,
- * and returns the report. The CLI (`cli.ts`) is a thin wrapper; tests call `runFleet` directly
+ * the chosen mode (talk, idle, ramp, soak), samples the simulator's own CPU, the server's RSS and
+ * (talking modes, our server) the server's own turn records, and returns the report. The CLI (`cli.ts`) is a thin wrapper; tests call `runFleet` directly
  * when they want the report object.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -13,6 +13,7 @@ import { Metrics } from './metrics.js';
 import type { FleetOptions } from './options.js';
 import { Scheduler } from './scheduler.js';
 import { readServerRss, settledRss, type RssSample } from './server-status.js';
+import { ServerOwn, ServerOwnSampler, serverOwnReport, sessionsUrlFor, type ServerWindow } from './server-own.js';
 import { frameSpeech, loadSpeech, type SpeechSet } from './speech.js';
 import { RampJudge, type RampOutcome } from './ramp.js';
 import { buildReport, progressLine, type ClientStats, type FleetReport, type IdleMemory } from './report.js';
@@ -63,6 +64,11 @@ export async function runFleet(opts: FleetOptions, hooks: RunHooks = {}): Promis
       return s;
     },
   };
+  // The server's own view (talking modes): its turn records, pacer and event loop. Only sessions
+  // of this run's devices count.
+  const ownDevices = new Set<string>();
+  const sessionsUrl = opts.sessionsUrl ?? (opts.statusUrl ? sessionsUrlFor(opts.statusUrl) : undefined);
+  const own = talking && sessionsUrl ? new ServerOwnSampler(new ServerOwn(opts.startGapMs, (id) => ownDevices.has(id)), sessionsUrl, opts.statusUrl, dispatcher, t0) : undefined;
   const decodeEvery = opts.decodeSample > 0 ? Math.max(1, Math.round(1 / opts.decodeSample)) : 0;
   const devices: SimDevice[] = [];
   const stopRequested = () => hooks.signal?.aborted === true;
@@ -86,7 +92,8 @@ export async function runFleet(opts: FleetOptions, hooks: RunHooks = {}): Promis
     lastTick = now;
     client.cpuPctPeak = Math.max(client.cpuPctPeak, cpuNow);
     client.rssMbPeak = Math.max(client.rssMbPeak, process.memoryUsage.rss() / 1048576);
-    const line = progressLine({ elapsedS: (now - t0) / 1000, mode: opts.mode, requested: opts.devices, metrics, cpuPct: cpuNow, ramp });
+    const srvFfP99 = !own?.own.available ? undefined : ramp ? (ramp.last?.server?.firstFrameP99Ms ?? null) : own.own.h.firstFrameNet.count ? own.own.h.firstFrameNet.quantile(0.99) : null;
+    const line = progressLine({ elapsedS: (now - t0) / 1000, mode: opts.mode, requested: opts.devices, metrics, cpuPct: cpuNow, ramp, srvFfP99 });
     hooks.progress?.(line, final);
   };
   const ticker = setInterval(() => tick(false), 1000);
@@ -103,10 +110,14 @@ export async function runFleet(opts: FleetOptions, hooks: RunHooks = {}): Promis
     }
   };
   const sampler = opts.statusUrl ? setInterval(() => void sampleRss(), opts.sampleS * 1000) : undefined;
+  // Ramp mode reads the server's records at each window instead, so each window gets its own.
+  const ownSampler = own && opts.mode !== 'ramp' ? setInterval(() => void own.sample(), opts.sessionsSampleS * 1000) : undefined;
 
   let next = 0;
   const makeDevice = (i: number) => {
-    const d = new SimDevice(i, deviceMac(opts.seed, i), deviceUuid(opts.seed, i), env, decodeEvery > 0 && i % decodeEvery === 0);
+    const mac = deviceMac(opts.seed, i);
+    ownDevices.add(mac);
+    const d = new SimDevice(i, mac, deviceUuid(opts.seed, i), env, decodeEvery > 0 && i % decodeEvery === 0);
     devices.push(d);
     return d;
   };
@@ -138,6 +149,11 @@ export async function runFleet(opts: FleetOptions, hooks: RunHooks = {}): Promis
   let idleMemory: IdleMemory | undefined;
   try {
     if (opts.statusUrl) await sampleRss();
+    // Baseline: the pacer's frame count and the server's start gap before any of our turns.
+    if (own) {
+      await own.readStatus();
+      await own.readSessions();
+    }
     switch (opts.mode) {
       case 'idle': {
         // Memory per device is the RSS slope between half and all devices, each read once the
@@ -175,13 +191,30 @@ export async function runFleet(opts: FleetOptions, hooks: RunHooks = {}): Promis
         const judge = new RampJudge(metrics, { maxP99Ms: opts.maxP99Ms, maxUnderruns: opts.maxUnderruns });
         ramp = judge;
         const end = t0 + opts.durationS * 1000;
-        const window = setInterval(() => judge.evaluate((performance.now() - t0) / 1000, cpuNow), opts.windowS * 1000);
+        let lastOwnRead = performance.now();
+        let judging: Promise<void> = Promise.resolve();
+        const evaluate = async () => {
+          const tS = (performance.now() - t0) / 1000;
+          const cpu = cpuNow;
+          let srv: ServerWindow | null = null;
+          if (own) {
+            if (performance.now() - lastOwnRead >= opts.sessionsSampleS * 1000 - 250) {
+              lastOwnRead = performance.now();
+              // A slow read lands in the next window rather than hold this one up.
+              await capped(own.sample(), 2000);
+            }
+            if (own.own.available) srv = own.own.window();
+          }
+          judge.evaluate(tS, cpu, srv);
+        };
+        const window = setInterval(() => (judging = judging.then(evaluate).catch((e: unknown) => metrics.error('internal', (e as Error).stack ?? String(e)))), opts.windowS * 1000);
         try {
           await launch(opts.devices, opts.rampPerS, () => judge.broken || performance.now() >= end);
           // All added and still healthy: keep judging at full size until the duration is up.
           while (!judge.broken && performance.now() < end && !stopRequested()) await pause(250, hooks.signal);
         } finally {
           clearInterval(window);
+          await judging;
         }
         rampOutcome = judge.outcome(opts.devices);
         break;
@@ -190,7 +223,10 @@ export async function runFleet(opts: FleetOptions, hooks: RunHooks = {}): Promis
   } finally {
     clearInterval(ticker);
     if (sampler) clearInterval(sampler);
+    if (ownSampler) clearInterval(ownSampler);
     if (opts.statusUrl && !stopRequested()) await sampleRss();
+    // The last turns, read while the sessions still exist (a closed session's records go with it).
+    if (own && !stopRequested()) await capped(own.sample(), 5000);
     for (const d of devices) d.stop();
     sched.clear();
     loop.disable();
@@ -214,6 +250,7 @@ export async function runFleet(opts: FleetOptions, hooks: RunHooks = {}): Promis
     rss,
     idleMemory,
     ramp: rampOutcome,
+    serverOwn: own ? serverOwnReport(own) : null,
     connectFailures,
   });
 }
@@ -234,6 +271,13 @@ async function pause(ms: number, signal: AbortSignal | undefined): Promise<void>
   } catch {
     /* aborted: the caller checks the signal */
   }
+}
+
+/** Waits for `p` at most `ms` (it carries on in the background). */
+async function capped(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }
 
 function round(v: number): number {

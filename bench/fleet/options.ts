@@ -24,6 +24,12 @@ export interface FleetOptions {
   listenMode: ListenMode;
   seed: number;
   statusUrl: string | undefined;
+  /** Our server's per-session turn records; default: /sessions under --status-url. */
+  sessionsUrl: string | undefined;
+  /** How often to read --sessions-url, seconds. */
+  sessionsSampleS: number;
+  /** The server's audio.start_gap_ms; undefined = not given (the server's /status, else 40). */
+  startGapMs: number | undefined;
   concurrency: number;
   replyTimeoutS: number;
   helloTimeoutS: number;
@@ -48,7 +54,15 @@ target
   --auth-off              send no Authorization header at all
   --protocol-version N    binary framing 1, 2 or 3 (default: OTA's websocket.version, else 1)
   --status-url URL        the server's status document (ours: http://host:port/status), to sample
-                          its RSS: per-device memory in idle mode, growth over time in soak mode
+                          its RSS: per-device memory in idle mode, growth over time in soak mode;
+                          in talk, ramp and soak modes also the server's own records (ours): its
+                          pacer send lateness and main event-loop delay from /status, and each
+                          turn's end-of-speech decision → tts start / first frame from
+                          /status/sessions
+  --sessions-url URL      the per-session turn records (default: /sessions under --status-url)
+  --sessions-sample-s S   how often to read them (default 5; the document grows with sessions)
+  --start-gap-ms MS       the server's audio.start_gap_ms, subtracted from decision → first frame
+                          (default: from /status if it says, else 40, our default)
 
 load
   --mode M                talk | idle | ramp | soak (default talk)
@@ -120,6 +134,9 @@ export function parseOptions(argv: string[]): FleetOptions | 'help' {
         'auth-off': { type: 'boolean' },
         'protocol-version': { type: 'string' },
         'status-url': { type: 'string' },
+        'sessions-url': { type: 'string' },
+        'sessions-sample-s': { type: 'string' },
+        'start-gap-ms': { type: 'string' },
         mode: { type: 'string' },
         devices: { type: 'string' },
         duration: { type: 'string' },
@@ -160,6 +177,9 @@ export function parseOptions(argv: string[]): FleetOptions | 'help' {
     authOff: values['auth-off'] === true,
     protocolVersion: pv === undefined ? undefined : (Number(pv) as 1 | 2 | 3),
     statusUrl: url('status-url', s('status-url'), ['http:', 'https:']),
+    sessionsUrl: url('sessions-url', s('sessions-url'), ['http:', 'https:']),
+    sessionsSampleS: num('sessions-sample-s', s('sessions-sample-s'), 5, (n) => n >= 1, 'seconds ≥ 1'),
+    startGapMs: s('start-gap-ms') === undefined ? undefined : num('start-gap-ms', s('start-gap-ms'), 0, (n) => n >= 0 && n <= 1000, 'ms 0..1000'),
     mode,
     devices: num('devices', s('devices'), mode === 'ramp' ? 2000 : 10, (n) => Number.isInteger(n) && n >= 1, 'a whole number ≥ 1'),
     durationS: num('duration', s('duration'), { talk: 60, idle: 10, ramp: 600, soak: 600 }[mode], (n) => n > 0, 'seconds > 0'),

@@ -7,9 +7,14 @@
  * count of the last passing window before them. When the simulator itself was saturated in a
  * failing window (CPU near a full core, or its own sends running late), the outcome says so: the
  * knee may then be the client's, not the server's.
+ *
+ * With our server's own records sampled (--status-url), each window also carries what the server
+ * said about it (decision → tts start / first frame p99, pacer send lateness, event-loop delay);
+ * they are reported, at the knee too, but do not judge the window.
  */
 import type { Histogram } from './histogram.js';
 import type { Metrics } from './metrics.js';
+import type { ServerWindow } from './server-own.js';
 
 export interface RampWindow {
   t: number;
@@ -24,6 +29,8 @@ export interface RampWindow {
   /** null: nothing finished in this window, so nothing to judge. */
   ok: boolean | null;
   why: string[];
+  /** The server's own figures for this window (null when not sampled). */
+  server: ServerWindow | null;
 }
 
 export interface RampOutcome {
@@ -31,6 +38,12 @@ export interface RampOutcome {
   brokeAtDevices: number | null;
   reason: string;
   clientLimited: boolean;
+  /**
+   * The server's own figures in the knee window (without a knee: the last passing one) and in the
+   * first failing one.
+   */
+  serverAtKnee: ServerWindow | null;
+  serverAtBreak: ServerWindow | null;
   windows: RampWindow[];
 }
 
@@ -74,7 +87,7 @@ export class RampJudge {
     };
   }
 
-  evaluate(tS: number, clientCpuPct: number): RampWindow {
+  evaluate(tS: number, clientCpuPct: number, server: ServerWindow | null = null): RampWindow {
     const now = this.#snap();
     const prev = this.#prev;
     this.#prev = now;
@@ -92,6 +105,7 @@ export class RampJudge {
       clientSendLateP99Ms: late.count > 0 ? Math.round(late.quantile(0.99) * 10) / 10 : null,
       ok: null,
       why: [],
+      server,
     };
     if (w.failedTurns > 0) w.why.push(`${w.failedTurns} turns without a complete reply`);
     if (w.underruns > this.th.maxUnderruns) w.why.push(`${w.underruns} underruns`);
@@ -119,6 +133,8 @@ export class RampJudge {
         brokeAtDevices: null,
         reason: lastOk ? `no knee: still within thresholds at ${lastOk.devices} devices (cap ${maxDevices} or duration reached)` : 'no window had finished turns to judge',
         clientLimited: false,
+        serverAtKnee: lastOk?.server ?? null,
+        serverAtBreak: null,
         windows,
       };
     }
@@ -133,6 +149,8 @@ export class RampJudge {
       brokeAtDevices: firstBad.devices,
       reason: firstBad.why.join('; '),
       clientLimited,
+      serverAtKnee: lastOk?.server ?? null,
+      serverAtBreak: firstBad.server,
       windows,
     };
   }

@@ -21,13 +21,29 @@
  *   server      null without --status-url; else status_url, rss_samples[{t, rss_mb, sessions,
  *               devices}], rss_growth_mb_per_min, idle {baseline_mb, half, full,
  *               per_device_kib, slope_kib_per_device}
+ *   server_own  the server's own records (talk/ramp/soak with --status-url or --sessions-url;
+ *               else null): available (false: a peer server without them), sessions_url,
+ *               status_url, start_gap_ms, start_gap_source (option | status | default),
+ *               reads {sessions, status: {ok, failed, skipped, not_available, last_error, max_kb,
+ *               max_ms}},
+ *               turns (null if not available) {records, interrupted, replies_begun, missed, sessions,
+ *               foreign_sessions_ignored, first_frame_before_gap, asr_share_of_tts_start_pct},
+ *               latency_ms (null if not available) {decision_to_tts_start,
+ *               decision_to_first_frame_net (minus the start gap), decision_to_first_frame,
+ *               decision_to_asr_final},
+ *               pacer (null if not available) {samples, stale_samples, lateness_p99_ms_max,
+ *               lateness_p99_ms_median, lateness_max_ms, frames_sent, backpressured, streams_peak},
+ *               event_loop_ms (null if not available) {samples, windows_predate_run, p99_max,
+ *               p99_median, max}
  *   ramp        null unless --mode ramp; else knee_devices, broke_at_devices, reason,
- *               client_limited, windows[]
+ *               client_limited, server_at_knee, server_at_break, windows[] (each with `server`:
+ *               {records, ttsStartP99Ms, firstFrameP99Ms, sendLateP99Ms, loopP99Ms} or null)
  */
 import { roundSummary, type Histogram } from './histogram.js';
 import type { Metrics } from './metrics.js';
 import type { FleetOptions } from './options.js';
 import type { RampJudge, RampOutcome } from './ramp.js';
+import type { ServerWindow } from './server-own.js';
 import { slope, type RssSample } from './server-status.js';
 import type { SpeechSet } from './speech.js';
 
@@ -60,6 +76,8 @@ export interface ReportInput {
   rss: RssSample[];
   idleMemory: IdleMemory | undefined;
   ramp: RampOutcome | undefined;
+  /** `serverOwnReport()`, or null when not sampled. */
+  serverOwn?: Record<string, unknown> | null;
   connectFailures: number;
 }
 
@@ -184,15 +202,28 @@ export function buildReport(x: ReportInput): FleetReport {
       ...verdict,
     },
     server,
+    server_own: x.serverOwn ?? null,
     ramp: x.ramp
-      ? { knee_devices: x.ramp.kneeDevices, broke_at_devices: x.ramp.brokeAtDevices, reason: x.ramp.reason, client_limited: x.ramp.clientLimited, windows: x.ramp.windows }
+      ? {
+          knee_devices: x.ramp.kneeDevices,
+          broke_at_devices: x.ramp.brokeAtDevices,
+          reason: x.ramp.reason,
+          client_limited: x.ramp.clientLimited,
+          server_at_knee: x.ramp.serverAtKnee,
+          server_at_break: x.ramp.serverAtBreak,
+          windows: x.ramp.windows,
+        }
       : null,
   };
 }
 
 const fmt = (v: unknown, d = 1) => (typeof v === 'number' && Number.isFinite(v) ? (Number.isInteger(v) ? v.toLocaleString('en-US') : v.toFixed(d)) : '–');
 
-export function progressLine(p: { elapsedS: number; mode: string; requested: number; metrics: Metrics; cpuPct: number; ramp: RampJudge | undefined }): string {
+/**
+ * `srvFfP99`: the server's own decision → first frame (minus the start gap) p99, of the last ramp
+ * window or of the run so far; undefined when not sampled, null when nothing recorded yet.
+ */
+export function progressLine(p: { elapsedS: number; mode: string; requested: number; metrics: Metrics; cpuPct: number; ramp: RampJudge | undefined; srvFfP99?: number | null }): string {
   const m = p.metrics;
   const e = m.h.eosToFirstAudio;
   if (p.mode === 'idle') {
@@ -211,6 +242,7 @@ export function progressLine(p: { elapsedS: number; mode: string; requested: num
     `devices ${m.connected}/${p.requested}`,
     `turns ${m.answered}${m.noReply + m.stalled ? ` (+${m.noReply + m.stalled} failed)` : ''}`,
     `eos→audio p50 ${fmt(e.count ? e.quantile(0.5) : NaN)} p99 ${fmt(e.count ? e.quantile(0.99) : NaN)} ms`,
+    ...(p.srvFfP99 === undefined ? [] : [`srv ff p99 ${fmt(p.srvFfP99 === null ? NaN : Math.round(p.srvFfP99 * 10) / 10)} ms`]),
     `underruns ${m.underruns}`,
     `violations ${m.violations}`,
     `cpu ${Math.round(p.cpuPct)}%`,
@@ -264,11 +296,7 @@ export function summaryTable(rep: FleetReport): string {
           ['uplink send lateness', ul['send_lateness_ms'] as Record<string, number | null>],
         ] as [string, Record<string, number | null>][])),
   ];
-  const head = ['ms', 'count', 'p50', 'p90', 'p99', 'max'];
-  const body = rows.map(([name, h]) => [name, fmt(h?.['count']), fmt(h?.['p50']), fmt(h?.['p90']), fmt(h?.['p99']), fmt(h?.['max'])]);
-  const widths = head.map((hd, i) => Math.max(hd.length, ...body.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((x, i) => (i === 0 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join('  ');
-  out.push(line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line), '');
+  out.push(...latencyTable(rows), '');
   if (s) {
     const idle = s['idle'] as Record<string, any> | null;
     const samples = s['rss_samples'] as { rss_mb: number }[];
@@ -282,11 +310,93 @@ export function summaryTable(rep: FleetReport): string {
         (s['rss_growth_mb_per_min'] !== null ? `  growth ${fmt(s['rss_growth_mb_per_min'], 3)} MB/min (second half)` : ''),
     );
   }
-  if (ramp) out.push(`ramp        knee ${fmt(ramp['knee_devices'])} devices, broke at ${fmt(ramp['broke_at_devices'])}: ${ramp['reason']}${ramp['client_limited'] ? '  (client-limited!)' : ''}`);
+  const own = rep['server_own'] as Record<string, any> | null | undefined;
+  if (own) out.push(...serverOwnLines(own), '');
+  if (ramp) {
+    out.push(`ramp        knee ${fmt(ramp['knee_devices'])} devices, broke at ${fmt(ramp['broke_at_devices'])}: ${ramp['reason']}${ramp['client_limited'] ? '  (client-limited!)' : ''}`);
+    const atKnee = ramp['server_at_knee'] as ServerWindow | null;
+    const atBreak = ramp['server_at_break'] as ServerWindow | null;
+    if (atKnee || atBreak) {
+      out.push(
+        `            server's own: ${ramp['knee_devices'] === null && ramp['broke_at_devices'] === null ? 'last passing window' : 'at the knee'} ${atKnee ? serverWindowText(atKnee) : '–'}` +
+          (ramp['broke_at_devices'] !== null ? `; at the break ${atBreak ? serverWindowText(atBreak) : '–'}` : ''),
+      );
+    }
+  }
   out.push(`client      cpu mean ${fmt(c['cpu_pct_mean'], 0)}% peak ${fmt(c['cpu_pct_peak'], 0)}% of one core  rss ${fmt(c['rss_mb_peak'], 0)} MB  loop p99 ${fmt(c['loop_delay_p99_ms'])} ms — ${c['note']}`);
   out.push(`violations  ${v.total === 0 ? 'none' : `${fmt(v.total)}: ${Object.entries(v.by_kind).map(([k, n]) => `${k} ${fmt(n)}`).join(', ')}`}`);
   const unknown = rep['unknown_message_types'] as Record<string, number>;
   if (Object.keys(unknown).length) out.push(`unknown     message types ${Object.entries(unknown).map(([k, n]) => `${k} ${fmt(n)}`).join(', ')} (allowed; counted)`);
   for (const [k, e] of Object.entries(errors)) out.push(`error       ${k} ×${fmt(e.count)}${e.first ? `: ${e.first}` : ''}`);
   return out.join('\n');
+}
+
+function latencyTable(rows: [string, Record<string, number | null> | null | undefined][]): string[] {
+  const head = ['ms', 'count', 'p50', 'p90', 'p99', 'max'];
+  const body = rows.map(([name, h]) => [name, fmt(h?.['count']), fmt(h?.['p50']), fmt(h?.['p90']), fmt(h?.['p99']), fmt(h?.['max'])]);
+  const widths = head.map((hd, i) => Math.max(hd.length, ...body.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((x, i) => (i === 0 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join('  ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)];
+}
+
+/** One ramp window's server figures, short. */
+export function serverWindowText(w: ServerWindow): string {
+  const ms = (v: number | null) => (v === null ? '–' : `${fmt(v)} ms`);
+  return `decision → first frame − gap p99 ${ms(w.firstFrameP99Ms)}, → tts start p99 ${ms(w.ttsStartP99Ms)} (${fmt(w.records)} turns), send lateness p99 ${ms(w.sendLateP99Ms)}, event loop p99 ${ms(w.loopP99Ms)}`;
+}
+
+/** The summary's "server (own records)" section, from the report's `server_own` block. */
+export function serverOwnLines(so: Record<string, any>): string[] {
+  const reads = so['reads'] as { sessions: Record<string, any>; status: Record<string, any> | null };
+  const readText = (what: string, c: Record<string, any> | null) =>
+    c === null
+      ? `${what} not read`
+      : `${what} ${fmt(c['ok'])} ok, ${fmt(c['failed'])} failed${c['skipped'] ? `, ${fmt(c['skipped'])} skipped (previous read still running)` : ''}${c['not_available'] ? ' (not available)' : ''}` +
+        (c['ok'] ? `, up to ${fmt(c['max_kb'])} KiB / ${fmt(c['max_ms'])} ms` : '') +
+        (c['last_error'] ? ` — last error: ${c['last_error']}` : '');
+  const readsLine = `            reads: ${readText('/status/sessions', reads.sessions)}; ${readText('/status', reads.status)}`;
+  if (!so['available']) {
+    const why = [
+      reads.sessions['not_available'] ? `${so['sessions_url']} has no turn records` : reads.sessions['ok'] === 0 ? `${so['sessions_url']} could not be read` : 'no session of this fleet was listed',
+      so['status_url'] === null ? 'no --status-url for the pacer and event loop' : reads.status?.['not_available'] ? `${so['status_url']} has no pacer or event_loop_ms` : reads.status?.['ok'] === 0 ? `${so['status_url']} could not be read` : '',
+    ].filter(Boolean);
+    return [`server (own records)  not available: ${why.join('; ')}`, readsLine];
+  }
+  const out: string[] = [];
+  const t = so['turns'] as Record<string, any> | null;
+  const gapNote = { option: '--start-gap-ms', status: 'from /status', default: 'our default; set --start-gap-ms if the server differs' }[so['start_gap_source'] as string] ?? '';
+  out.push(
+    `server (own records)  from the end-of-speech decision · start gap ${fmt(so['start_gap_ms'])} ms (${gapNote})` +
+      (t
+        ? ` · ${fmt(t['records'])} turns${t['interrupted'] ? ` (${fmt(t['interrupted'])} interrupted)` : ''}` +
+          (t['missed'] ? `, ${fmt(t['missed'])} missed (ended and gone before a read: sessions closed, or more than 5 turns between reads)` : '')
+        : ' · turn records not available'),
+  );
+  const l = so['latency_ms'] as Record<string, Record<string, number | null>> | null;
+  if (l) {
+    out.push(
+      ...latencyTable([
+        ['decision → tts start', l['decision_to_tts_start']],
+        ['decision → first frame − gap', l['decision_to_first_frame_net']],
+        ['decision → asr final', l['decision_to_asr_final']],
+      ]),
+    );
+    if (t && t['asr_share_of_tts_start_pct'] !== null) out.push(`            asr final is ${fmt(t['asr_share_of_tts_start_pct'])}% of decision → tts start (mean over turns with both)`);
+    if (t && t['first_frame_before_gap'] > 0) out.push(`            ${fmt(t['first_frame_before_gap'])} turns sent their first frame sooner than the ${fmt(so['start_gap_ms'])} ms gap: is --start-gap-ms right?`);
+  }
+  const p = so['pacer'] as Record<string, any> | null;
+  out.push(
+    p
+      ? `pacer       send lateness p99 ${fmt(p['lateness_p99_ms_max'])} ms (highest of ${fmt(p['samples'])} read${p['samples'] === 1 ? '' : 's'}, median ${fmt(p['lateness_p99_ms_median'])}), max ${fmt(p['lateness_max_ms'])} ms · ${fmt(p['frames_sent'])} frames · backpressured ${fmt(p['backpressured'])} · streams peak ${fmt(p['streams_peak'])}` +
+          (p['samples'] === 0 ? ` (no read after a ring's worth of this run's frames${p['stale_samples'] ? `; ${fmt(p['stale_samples'])} reads still held older frames` : ''})` : '')
+      : 'pacer       not available',
+  );
+  const e = so['event_loop_ms'] as Record<string, any> | null;
+  out.push(
+    e
+      ? `event loop  main thread p99 ${fmt(e['p99_max'])} ms (highest of ${fmt(e['samples'])} window${e['samples'] === 1 ? '' : 's'}, median ${fmt(e['p99_median'])}), max ${fmt(e['max'])} ms${e['windows_predate_run'] ? ' (every window began before the run)' : ''}`
+      : 'event loop  not available',
+  );
+  out.push(readsLine);
+  return out;
 }

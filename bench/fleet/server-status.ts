@@ -16,12 +16,20 @@ export interface RssSample {
 }
 
 export async function readServerRss(url: string, dispatcher: Dispatcher): Promise<{ rssMb: number; sessions: number | null }> {
+  return rssFromStatus(await readStatusDoc(url, dispatcher), url);
+}
+
+/** The status document itself (ours also carries the pacer and event-loop figures). */
+export async function readStatusDoc(url: string, dispatcher: Dispatcher): Promise<Record<string, unknown>> {
   const res = await request(url, { dispatcher, headersTimeout: 5000, bodyTimeout: 5000 });
   if (res.statusCode !== 200) {
     await res.body.dump();
     throw new Error(`${url} answered ${res.statusCode}`);
   }
-  const doc = (await res.body.json()) as Record<string, unknown>;
+  return (await res.body.json()) as Record<string, unknown>;
+}
+
+export function rssFromStatus(doc: Record<string, unknown>, url: string): { rssMb: number; sessions: number | null } {
   const mem = doc['memory_mb'] as Record<string, unknown> | undefined;
   const memory = doc['memory'] as Record<string, unknown> | undefined;
   const rssMb =

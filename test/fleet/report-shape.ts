@@ -45,4 +45,24 @@ export function assertReportShape(r: Record<string, any>): void {
   assert.equal(typeof r['client']['note'], 'string');
   assert.ok(r['server'] === null || (typeof r['server'] === 'object' && Array.isArray(r['server']['rss_samples'])));
   assert.ok(r['ramp'] === null || (typeof r['ramp'] === 'object' && Array.isArray(r['ramp']['windows'])));
+  if (r['ramp']) assert.ok('server_at_knee' in r['ramp'] && 'server_at_break' in r['ramp'], 'ramp server figures');
+  serverOwnShape(r['server_own']);
+}
+
+/** `server_own`: null, or the block described in report.ts (sections null when not available). */
+function serverOwnShape(so: Record<string, any> | null): void {
+  if (so === null) return;
+  assert.equal(typeof so, 'object', 'server_own is null or an object');
+  assert.equal(typeof so['available'], 'boolean');
+  assert.equal(typeof so['sessions_url'], 'string');
+  numbers(so, ['start_gap_ms'], 'server_own');
+  assert.ok(['option', 'status', 'default'].includes(so['start_gap_source']));
+  numbers(so['reads']['sessions'], ['ok', 'failed', 'skipped', 'max_kb', 'max_ms'], 'server_own.reads.sessions');
+  if (so['turns'] !== null) numbers(so['turns'], ['records', 'interrupted', 'replies_begun', 'missed', 'sessions', 'foreign_sessions_ignored', 'first_frame_before_gap'], 'server_own.turns');
+  if (so['latency_ms'] !== null) {
+    for (const k of ['decision_to_tts_start', 'decision_to_first_frame_net', 'decision_to_first_frame', 'decision_to_asr_final']) latencyBlock(so['latency_ms'][k], `server_own.latency_ms.${k}`);
+  }
+  if (so['pacer'] !== null) numbers(so['pacer'], ['samples', 'stale_samples', 'frames_sent', 'backpressured', 'streams_peak'], 'server_own.pacer');
+  if (so['event_loop_ms'] !== null) numbers(so['event_loop_ms'], ['samples'], 'server_own.event_loop_ms');
+  if (!so['available']) for (const k of ['turns', 'latency_ms', 'pacer', 'event_loop_ms']) assert.equal(so[k], null, `server_own.${k} without data`);
 }
