@@ -27,7 +27,7 @@ import { QuickReplies } from './speak/quick-replies.js';
 import { startPools } from './pools/pools.js';
 import { providersStatus } from '../providers/pool/status.js';
 import type { PolicyInput } from '../providers/pool/state.js';
-import { probeFor, type HttpProbe } from '../providers/http/probe.js';
+import type { HttpProbe } from '../providers/http/probe.js';
 import { Pacer } from './pacer/pacer.js';
 import { Spawner, sharedSpawnClient } from '../runtime/spawner.js';
 import { ExternalMcp } from './mcp/external/index.js';
@@ -39,7 +39,7 @@ import { ActivationPrompter, IntentMatcher } from './dialogue/intents.js';
 import { DeviceMemory } from './dialogue/memory.js';
 import { rolesFrom } from './dialogue/roles.js';
 import { MusicLibrary } from './dialogue/music.js';
-import { ttsStreamsText } from '../providers/registry.js';
+import { probeFor, ttsStreamsText, type ProviderConfig } from '../providers/registry.js';
 import type { DialogueSettings, ToolsSettings } from '../config/dialogue.js';
 // Error codes that worker modules raise, registered here too so logs and replies on the main
 // thread name them exactly.
@@ -128,7 +128,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   system.on('crashed', (x: { pool: string; slot: string; error: { message: string } }) => log.error({ pool: x.pool, slot: x.slot }, `worker crashed: ${x.error.message}`));
   system.on('escalated', (x: { pool: string; slot: string; error: { message: string } }) => log.fatal({ pool: x.pool, slot: x.slot }, `worker gave up: ${x.error.message}`));
   await system.start();
-  const poolState = await startPools(system, { providers: poolPolicies(config), probes: poolProbes(config), leaseMs: config.pools.lease_ms, log });
+  const poolState = await startPools(system, { providers: poolPolicies(config), probes: await poolProbes(config, log), leaseMs: config.pools.lease_ms, log });
   // One shared vision actor per think worker, answering camera uploads in turn.
   const visionActors = await Promise.all(
     system.pool('think').slots.map(async (slot, i) => {
@@ -366,13 +366,18 @@ function poolPolicies(config: Config): Record<string, PolicyInput> {
   return out;
 }
 
-/** HTTP health probes for every instance with an http(s) base_url, keyed `<stage>.<name>`. */
-function poolProbes(config: Config): Record<string, HttpProbe> {
+/** Health probes for every instance that has a service to knock on, keyed `<stage>.<name>`. */
+async function poolProbes(config: Config, log: Logger): Promise<Record<string, HttpProbe>> {
   const out: Record<string, HttpProbe> = {};
   for (const stage of ['llm', 'asr', 'tts'] as const) {
     for (const [name, inst] of Object.entries(config.providers[stage])) {
-      const p = probeFor(inst as { type: string });
-      if (p) out[`${stage}.${name}`] = p;
+      try {
+        const p = await probeFor(stage, name, inst as ProviderConfig);
+        if (p) out[`${stage}.${name}`] = p;
+      } catch (err) {
+        // A config the provider itself rejects is reported when its worker builds it.
+        log.debug({ err, provider: `${stage}.${name}` }, 'no health probe');
+      }
     }
   }
   return out;

@@ -10,6 +10,7 @@ import { defineErrors, XzError } from '../runtime/errors.js';
 import { sharedSpawnClient, type SpawnClient, type SpawnClientFactory } from '../runtime/spawner.js';
 import type { AsrProvider } from './contracts/asr.js';
 import type { TtsProvider } from './contracts/tts.js';
+import { probeFor as httpProbeFor, type HttpProbe } from './http/probe.js';
 
 export const PR = defineErrors({
   XZ_ERR_PROVIDER_UNKNOWN_TYPE: { category: 'invalid-request', retryable: false, message: 'unknown provider type' },
@@ -83,4 +84,19 @@ export async function createTts(name: string, cfg: ProviderConfig, deps: Provide
 
 export async function createAsr(name: string, cfg: ProviderConfig, deps: ProviderDeps = {}): Promise<AsrProvider> {
   return pick('asr', asrFactories, name, cfg)({ name, cfg, deps, path: `providers.asr.${name}` });
+}
+
+/**
+ * A health probe for a provider instance (the pool runs it while the breaker is open): a GET
+ * for HTTP vendors with a `base_url`, a WebSocket handshake for Edge and Doubao; undefined for
+ * local engines, which have nothing to knock on.
+ */
+export async function probeFor(stage: 'llm' | 'asr' | 'tts', name: string, cfg: ProviderConfig): Promise<HttpProbe | undefined> {
+  const http = httpProbeFor(cfg);
+  if (http) return http;
+  const path = `providers.${stage}.${name}`;
+  if (stage === 'tts' && cfg.type === 'edge') return (await import('./tts/edge/index.js')).edgeProbe(cfg, path);
+  if (stage === 'tts' && cfg.type === 'volc') return (await import('./tts/volc/index.js')).volcTtsProbe(cfg, path);
+  if (stage === 'asr' && cfg.type === 'volc') return (await import('./asr/volc/index.js')).volcAsrProbe(cfg, path);
+  return undefined;
 }

@@ -1,10 +1,11 @@
 /**
- * Health probes for HTTP vendors, run by the pool on the main thread while a provider's breaker
- * is open: a cheap GET that says whether the vendor is reachable and not failing. Any answer
- * below 500 counts as healthy — a 401 or 404 proves the service is up, which is all the breaker
- * needs to let a real request try again.
+ * Health probes, run by the pool on the main thread while a provider's breaker is open: a cheap
+ * GET (HTTP vendors) or a WebSocket handshake closed at once (Edge, Doubao) that says whether
+ * the vendor is reachable and not failing. Any answer below 500 counts as healthy — a 401 or 404
+ * proves the service is up, which is all the breaker needs to let a real request try again.
  */
 import { request, type Dispatcher } from 'undici';
+import { WebSocket } from 'ws';
 import { defineErrors, XzError } from '../../runtime/errors.js';
 
 export const PROBE_ERR = defineErrors({
@@ -22,6 +23,40 @@ export function httpProbe(url: string, headers: Record<string, string> = {}, dis
     await res.body.dump();
     if (res.statusCode >= 500) throw new XzError(PROBE_ERR.XZ_ERR_PROBE_FAILED, `${url} answered ${res.statusCode}`);
   };
+}
+
+/** Opens a WebSocket with the vendor's handshake and closes it: 101, or any status below 500, is up. */
+export function wsProbe(target: () => { url: string; headers: Record<string, string>; origin?: string }, timeoutMs = 5000): HttpProbe {
+  return (signal) =>
+    new Promise<void>((resolve, reject) => {
+      const { url, headers, origin } = target();
+      const ws = new WebSocket(url, { headers, handshakeTimeout: timeoutMs, perMessageDeflate: false, ...(origin ? { origin } : {}) });
+      let settled = false;
+      const settle = (why?: string) => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener('abort', onAbort);
+        if (why === undefined) return resolve();
+        ws.terminate();
+        reject(new XzError(PROBE_ERR.XZ_ERR_PROBE_FAILED, `${new URL(url).host}: ${why}`));
+      };
+      const onAbort = () => settle('probe aborted');
+      signal.addEventListener('abort', onAbort, { once: true });
+      ws.on('open', () => {
+        ws.close(1000);
+        settle();
+      });
+      ws.on('unexpected-response', (_req, res) => {
+        res.resume();
+        const status = res.statusCode ?? 599;
+        if (status < 500) {
+          ws.terminate();
+          settle();
+        } else settle(`handshake answered ${status}`);
+      });
+      // Also after settling: a late socket error must not go unhandled.
+      ws.on('error', (e) => settle(e.message));
+    });
 }
 
 /** A probe for a provider instance config with an http(s) `base_url`, or undefined when it has none. */

@@ -34,3 +34,28 @@ test('an unreachable host fails the probe', T, async () => {
   await new Promise<void>((r) => closed.close(() => r()));
   await assert.rejects(httpProbe(`http://127.0.0.1:${p}/`)(AbortSignal.timeout(2000)));
 });
+
+test('WebSocket vendors are probed by their own handshake: Edge with a fresh token, Doubao with its credentials', T, async (t) => {
+  const { startEdgeFake } = await import('../doubles/edge-tts.js');
+  const { startVolcTtsFake } = await import('../doubles/volc-tts.js');
+  const { probeFor: registryProbe } = await import('../../providers/registry.js');
+  const edge = await startEdgeFake();
+  const volc = await startVolcTtsFake();
+  t.after(() => Promise.all([edge.close(), volc.close()]));
+
+  const edgeProbe = (await registryProbe('tts', 'e', { type: 'edge', url: edge.url }))!;
+  await edgeProbe(AbortSignal.timeout(2000));
+  assert.equal(edge.handshakes, 1, 'a real handshake the fake accepted (its token check passed)');
+  edge.inject({ kind: 'upgrade', status: 503 });
+  await assert.rejects(edgeProbe(AbortSignal.timeout(2000)), { code: 'XZ_ERR_PROBE_FAILED' });
+  edge.inject({ kind: 'upgrade', status: 429 });
+  await edgeProbe(AbortSignal.timeout(2000)); // throttled, but up
+
+  const volcProbe = (await registryProbe('tts', 'v', { type: 'volc', url: volc.url, appid: volc.appId, access_token: volc.accessKey }))!;
+  await volcProbe(AbortSignal.timeout(2000));
+  assert.equal(volc.handshakes, 1);
+  volc.faults.rejectUpgrade = { status: 502, body: 'bad gateway' };
+  await assert.rejects(volcProbe(AbortSignal.timeout(2000)), { code: 'XZ_ERR_PROBE_FAILED' });
+
+  assert.equal(await registryProbe('tts', 'local', { type: 'espeak' }), undefined, 'a local engine has nothing to probe');
+});

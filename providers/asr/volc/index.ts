@@ -24,6 +24,8 @@ import { UPLINK_RATE } from '../../contracts/audio.js';
 import type { Cfg } from '../../volc/config.js';
 import { parseVolcAsrConfig, type VolcAsrConfig } from './config.js';
 import { VolcAsrStream } from './stream.js';
+import { v3Headers } from '../../volc/socket.js';
+import { wsProbe, type HttpProbe } from '../../http/probe.js';
 
 export { fullRequest, parseVolcAsrConfig, type VolcAsrConfig } from './config.js';
 
@@ -53,4 +55,10 @@ export class VolcAsr implements AsrProvider {
 
 export function createVolcAsr(id: string, cfg: Cfg, path?: string): AsrProvider {
   return new VolcAsr(id, parseVolcAsrConfig(cfg, path));
+}
+
+/** The pool's health check: the gateway's WebSocket handshake with our credentials, closed at once. */
+export function volcAsrProbe(cfg: Cfg, path?: string): HttpProbe {
+  const c = parseVolcAsrConfig(cfg, path);
+  return wsProbe(() => ({ url: c.url, headers: v3Headers(c.credentials) }), c.connectTimeoutMs);
 }

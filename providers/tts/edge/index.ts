@@ -29,7 +29,8 @@ import type { TtsCapabilities, TtsProvider, TtsRequest, Voice } from '../../cont
 import { VENDOR } from '../../http/errors.js';
 import { OptionReader } from '../../http/options.js';
 import { TTS } from '../errors.js';
-import { DEFAULT_CHROMIUM_VERSION, EDGE_URL, hexId } from './drm.js';
+import { DEFAULT_CHROMIUM_VERSION, EDGE_ORIGIN, EDGE_URL, handshake, hexId } from './drm.js';
+import { wsProbe, type HttpProbe } from '../../http/probe.js';
 import { Mp3Decoder } from './mp3.js';
 import { EdgePool } from './pool.js';
 import { OUTPUT_FORMATS, PITCH_RE, RATE_RE, isVoiceName, splitText, ssml, type OutputFormat, type Prosody } from './protocol.js';
@@ -234,4 +235,10 @@ export class EdgeTts implements TtsProvider {
 
 export function createEdgeTts(id: string, cfg: Record<string, unknown>, path?: string): TtsProvider {
   return new EdgeTts(id, parseEdgeConfig(cfg, path));
+}
+
+/** The pool's health check: the service's WebSocket handshake (fresh Sec-MS-GEC token), closed at once. */
+export function edgeProbe(cfg: Record<string, unknown>, path?: string): HttpProbe {
+  const c = parseEdgeConfig(cfg, path);
+  return wsProbe(() => ({ ...handshake(c.url, c.chromium, Date.now()), origin: EDGE_ORIGIN }), c.connectTimeoutMs);
 }

@@ -24,7 +24,7 @@ export interface SessionSink {
 }
 
 /** TTS headers: the app id under both names the gateway's clients use (see v3Headers). */
-function headers(cfg: VolcTtsConfig, connectId: string): Record<string, string> {
+export function headers(cfg: VolcTtsConfig, connectId: string): Record<string, string> {
   return v3Headers(cfg.credentials, connectId, ['X-Api-App-Key', 'X-Api-App-Id']);
 }
 

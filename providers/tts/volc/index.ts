@@ -26,7 +26,9 @@ import type { PcmChunk } from '../../contracts/audio.js';
 import type { TtsCapabilities, TtsProvider, TtsRequest, TtsSession, Voice } from '../../contracts/tts.js';
 import type { Cfg } from '../../volc/config.js';
 import { parseVolcTtsConfig, type VolcTtsConfig } from './config.js';
-import { ConnectionPool } from './connection.js';
+import { ConnectionPool, headers } from './connection.js';
+import { randomUUID } from 'node:crypto';
+import { wsProbe, type HttpProbe } from '../../http/probe.js';
 import { VolcTtsSession } from './session.js';
 
 export { parseVolcTtsConfig, type VolcTtsConfig } from './config.js';
@@ -73,4 +75,10 @@ export class VolcTts implements TtsProvider {
 
 export function createVolcTts(id: string, cfg: Cfg, path?: string): TtsProvider {
   return new VolcTts(id, parseVolcTtsConfig(cfg, path));
+}
+
+/** The pool's health check: the gateway's WebSocket handshake with our credentials, closed at once. */
+export function volcTtsProbe(cfg: Cfg, path?: string): HttpProbe {
+  const c = parseVolcTtsConfig(cfg, path);
+  return wsProbe(() => ({ url: c.url, headers: headers(c, randomUUID()) }), c.connectTimeoutMs);
 }
