@@ -312,7 +312,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
 
   const loopTimer = setInterval(() => {
     const d = loop.rotate();
-    log.info({ event_loop_ms: d, sessions: sessions.size, rss_mb: mb(process.memoryUsage().rss) }, 'event loop');
+    const lateness = pacer.rotate();
+    log.info({ event_loop_ms: d, send_lateness_ms: lateness, sessions: sessions.size, rss_mb: mb(process.memoryUsage().rss) }, 'event loop');
   }, 60_000);
   loopTimer.unref();
   log.info({ host: config.server.host, ws_port: wsPort, http_port: httpPort, tls: !!config.server.tls, auth: config.auth.mode }, 'listening');

@@ -16,6 +16,7 @@
  * device shows a subtitle when its audio starts, not seconds early. An end marker reports the
  * playout end (when the last frame will have played) so the session can time `tts stop`.
  */
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import type { Clock, Timer } from '../../runtime/clock.js';
 import { Deque } from '../../runtime/deque.js';
 
@@ -63,15 +64,20 @@ interface Stream {
 export interface PacerStats {
   streams: number;
   framesSent: number;
-  /** How late frames left after they were both due and queued, ms: the sender's own delay. */
+  /**
+   * How late frames left after they were both due and queued, ms: the sender's own delay. Over
+   * every frame of the current window (see rotate); `latenessWindowMs` is its length.
+   */
   latenessP50: number;
   latenessP99: number;
   latenessMax: number;
+  latenessWindowMs: number;
+  /** The previous window's figures (zeros before the first rotate). */
+  lastWindow: { latenessP50: number; latenessP99: number; latenessMax: number; frames: number; windowMs: number };
   /** Frames held back because a socket was backed up. */
   backpressured: number;
 }
 
-const LATENESS_SLOTS = 2048;
 
 export class Pacer {
   readonly #o: Required<PacerOptions>;
@@ -80,9 +86,10 @@ export class Pacer {
   #timerAt = Infinity;
   #framesSent = 0;
   #backpressured = 0;
-  /** Ring of recent lateness samples (ms), for percentiles without unbounded memory. */
-  readonly #lateness = new Float64Array(LATENESS_SLOTS);
-  #latenessN = 0;
+  /** Lateness of every frame sent this window, µs: a fixed-size HDR histogram, O(1) per frame. */
+  readonly #lateness: RecordableHistogram = createHistogram();
+  #windowSince = performance.now();
+  #lastWindow: PacerStats['lastWindow'] = { latenessP50: 0, latenessP99: 0, latenessMax: 0, frames: 0, windowMs: 0 };
 
   constructor(opts: PacerOptions) {
     this.#o = { maxBufferedBytes: 256 * 1024, ...opts };
@@ -139,15 +146,15 @@ export class Pacer {
   }
 
   stats(): PacerStats {
-    const n = Math.min(this.#latenessN, LATENESS_SLOTS);
-    const sorted = Array.from(this.#lateness.subarray(0, n)).sort((a, b) => a - b);
-    const q = (p: number) => (n ? sorted[Math.min(n - 1, Math.floor(p * n))]! : 0);
+    const w = this.#window();
     return {
       streams: this.#streams.size,
       framesSent: this.#framesSent,
-      latenessP50: round(q(0.5)),
-      latenessP99: round(q(0.99)),
-      latenessMax: round(n ? sorted[n - 1]! : 0),
+      latenessP50: w.latenessP50,
+      latenessP99: w.latenessP99,
+      latenessMax: w.latenessMax,
+      latenessWindowMs: w.windowMs,
+      lastWindow: this.#lastWindow,
       backpressured: this.#backpressured,
     };
   }
@@ -257,8 +264,30 @@ export class Pacer {
     return undefined;
   }
 
+  /** Closes the lateness window (the server does so every minute, with the event-loop figures). */
+  rotate(): PacerStats['lastWindow'] {
+    this.#lastWindow = this.#window();
+    this.#lateness.reset();
+    this.#windowSince = performance.now();
+    return this.#lastWindow;
+  }
+
+  #window(): PacerStats['lastWindow'] {
+    const h = this.#lateness;
+    const frames = h.count;
+    const ms = (us: number) => round(us / 1000);
+    return {
+      latenessP50: frames ? ms(h.percentile(50)) : 0,
+      latenessP99: frames ? ms(h.percentile(99)) : 0,
+      latenessMax: frames ? ms(h.max) : 0,
+      frames,
+      windowMs: Math.round(performance.now() - this.#windowSince),
+    };
+  }
+
   #record(lateMs: number): void {
-    this.#lateness[this.#latenessN++ % LATENESS_SLOTS] = Math.max(0, lateMs);
+    // The histogram takes integers ≥ 1: µs, with on-time frames as 1 µs.
+    this.#lateness.record(Math.max(1, Math.round(lateMs * 1000)));
   }
 }
 

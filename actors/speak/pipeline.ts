@@ -14,8 +14,13 @@ import type { TtsProvider, Voice } from '../../providers/contracts/tts.js';
 import { openTrack } from '../../providers/media/track.js';
 import { joinPieces } from '../think/sentences.js';
 
-/** How far music decoding runs ahead of playback: enough to ride out a stall, little to waste on a skip. */
-export const MUSIC_LEAD_MS = 3000;
+/**
+ * How far a turn's audio may run ahead of playback. A vendor that synthesizes faster than real
+ * time is read only this far ahead (TCP holds the rest), so a long answer or a song is not
+ * encoded in one burst and does not sit as thousands of frames in the main thread's pacer, where
+ * every garbage collection would copy them. Enough to ride out a stall; first audio is never held.
+ */
+export const AHEAD_MS = 2000;
 
 type Job =
   | { kind: 'text'; voice: Voice; pieces: string[]; ended: boolean; streamed: boolean }
@@ -36,6 +41,9 @@ export class TurnPipeline {
   #next = 0;
   #waiters: (() => void)[] = [];
   #pumping = false;
+  /** Audio handed to the codec this turn, ms, and when the first of it left. */
+  #emittedMs = 0;
+  #firstAt = -1;
 
   constructor(turn: number, signal: AbortSignal, tts: () => Promise<TtsProvider>, sink: PipelineSink) {
     this.turn = turn;
@@ -120,8 +128,18 @@ export class TurnPipeline {
     for await (const chunk of audio) {
       rate = chunk.sampleRate;
       this.#sink.pcm(index, owned(chunk.pcm), rate, false);
+      await this.#pace(chunk.pcm.length, rate);
     }
     return rate;
+  }
+
+  /** Holds the reader back once the turn's audio is AHEAD_MS past the wall clock. */
+  async #pace(samples: number, rate: number): Promise<void> {
+    const now = performance.now();
+    if (this.#firstAt < 0) this.#firstAt = now;
+    this.#emittedMs += (samples / rate) * 1000;
+    const wait = this.#emittedMs - (now - this.#firstAt) - AHEAD_MS;
+    if (wait > 0) await sleep(wait, undefined, { signal: this.#signal });
   }
 
   /** Pushes the sentence's pieces into the vendor session as they arrive, then ends it. */
@@ -140,16 +158,11 @@ export class TurnPipeline {
   }
 
   async #play(index: number, job: Extract<Job, { kind: 'play' }>): Promise<number> {
-    const started = performance.now();
-    let aheadMs = 0;
     let rate = 16_000;
     for await (const chunk of openTrack(job.path, { signal: this.#signal, maxSeconds: job.maxSeconds })) {
       rate = chunk.sampleRate;
       this.#sink.pcm(index, chunk.pcm, rate, false);
-      aheadMs += (chunk.pcm.length / rate) * 1000;
-      // Stay MUSIC_LEAD_MS ahead of the wall clock: the pacer and device hold that much.
-      const wait = aheadMs - (performance.now() - started) - MUSIC_LEAD_MS;
-      if (wait > 0) await sleep(wait, undefined, { signal: this.#signal });
+      await this.#pace(chunk.pcm.length, rate);
     }
     return rate;
   }

@@ -90,6 +90,12 @@ test('a 70 ms stall of the main thread: no underrun, no burst beyond the lead', 
   for (let i = 0; i < times.length; i++) maxAhead = Math.max(maxAhead, (i + 1) * FRAME - (times[i]! - times[0]!) );
   assert.ok(maxAhead <= 5 * FRAME, `ahead ${maxAhead} ms`);
   assert.ok(pacer.stats().latenessMax >= 9, 'the stall shows up as send lateness');
+  assert.ok(pacer.stats().latenessP50 < 1, 'the other frames left on time');
+  // The window closes: its figures move to lastWindow and a fresh window starts empty.
+  const closed = pacer.rotate();
+  assert.equal(closed.frames, 50);
+  assert.ok(closed.latenessMax >= 9);
+  assert.deepEqual([pacer.stats().latenessMax, pacer.stats().lastWindow.frames], [0, 50]);
 });
 
 test('a TTS stall drains the device buffer; the schedule resumes without catching up', T, async () => {
