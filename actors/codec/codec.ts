@@ -129,8 +129,16 @@ function toDownlinkRate(s: State, pcm: Int16Array, rate: number, last: boolean):
   return parts;
 }
 
-function encode(s: State, m: Extract<CodecIn, { t: 'codec.encode' }>, env: Envelope, ctx: ActorContext): void {
-  const t0 = performance.now();
+/**
+ * A big chunk (a fast TTS hands over seconds at once) is encoded in slices of ENCODE_SLICE frames
+ * with a turn of the event loop between them, so the worker's other sessions — whose first frame
+ * may be waiting — are not stuck behind it.
+ */
+const ENCODE_SLICE = 4;
+
+async function encode(s: State, m: Extract<CodecIn, { t: 'codec.encode' }>, env: Envelope, ctx: ActorContext): Promise<void> {
+  const signal = ctx.signal();
+  let t0 = performance.now();
   if (env.turn > s.turn) {
     // A new turn's first audio: whatever the old turn left is stale even if no reset came.
     if (s.remLen > 0 || s.resampler) dropPartial(s);
@@ -143,27 +151,48 @@ function encode(s: State, m: Extract<CodecIn, { t: 'codec.encode' }>, env: Envel
     s.sentence = m.sentence;
   }
   const enc = encoderOf(s);
-  const n = s.frameSamples;
-  const frames: Uint8Array[] = [];
-  const encodeFrame = (f: Int16Array) => {
-    let packet: Uint8Array;
+  const echoRef = s.init.listenAddr && m.pcm.length > 0 ? energyEnvelope(m.pcm, m.sampleRate) : undefined;
+  const pcm = cutFrames(s, m);
+  let frames: Uint8Array[] = [];
+  const send = (last: boolean) => {
+    s.stats.batches++;
+    s.stats.encoded += frames.length;
+    const out: CodecOut = { t: 'session.frames', frames, sentence: m.sentence, last, durationMs: frames.length * s.encoderOpts.frameMs };
+    ctx.send(s.init.sessionAddr, out, { turn: env.turn, transfer: frames.map((f) => f.buffer as ArrayBuffer) });
+    frames = [];
+  };
+  for (let i = 0; i < pcm.length; i++) {
+    if (i > 0 && i % ENCODE_SLICE === 0) {
+      send(false);
+      s.stats.encodeUs += (performance.now() - t0) * 1000;
+      await new Promise((r) => setImmediate(r));
+      // A barge-in meanwhile: the rest of this chunk is stale.
+      if (signal.aborted) return;
+      t0 = performance.now();
+    }
     try {
-      packet = enc.encode(f);
+      frames.push(enc.encode(pcm[i]!));
     } catch (e) {
       throw codecError(e);
     }
-    if (s.turnAudio) {
-      frames.push(packet);
-      return;
-    }
     // The reply's first frame leaves alone: first audio does not wait for the rest of the chunk.
-    s.turnAudio = true;
-    s.stats.batches++;
-    s.stats.encoded++;
-    const first: CodecOut = { t: 'session.frames', frames: [packet], sentence: m.sentence, last: false, durationMs: s.encoderOpts.frameMs };
-    ctx.send(s.init.sessionAddr, first, { turn: env.turn, transfer: [packet.buffer as ArrayBuffer] });
-  };
-  const echoRef = s.init.listenAddr && m.pcm.length > 0 ? energyEnvelope(m.pcm, m.sampleRate) : undefined;
+    if (!s.turnAudio) {
+      s.turnAudio = true;
+      send(false);
+    }
+  }
+  s.stats.encodeUs += (performance.now() - t0) * 1000;
+  if (frames.length > 0 || m.last) send(m.last);
+  // What the device is about to play, as a compact energy envelope, straight to the listen actor:
+  // without echo cancellation on the device, its echo detector needs it to tell the user talking
+  // over the reply from the device hearing itself.
+  if (echoRef && echoRef.length > 0) ctx.send(s.init.listenAddr!, { t: 'listen.playback', playing: true, envelope: echoRef }, { turn: env.turn, transfer: [echoRef.buffer as ArrayBuffer] });
+}
+
+/** The chunk at the downlink rate as whole frames (a partial frame waits for the next chunk; `last` pads it). */
+function cutFrames(s: State, m: Extract<CodecIn, { t: 'codec.encode' }>): Int16Array[] {
+  const n = s.frameSamples;
+  const out: Int16Array[] = [];
   for (const part of toDownlinkRate(s, m.pcm, m.sampleRate, m.last)) {
     let off = 0;
     if (s.remLen > 0) {
@@ -172,11 +201,12 @@ function encode(s: State, m: Extract<CodecIn, { t: 'codec.encode' }>, env: Envel
       s.remLen += take;
       off = take;
       if (s.remLen === n) {
-        encodeFrame(s.rem);
+        // `rem` is reused: the frame keeps a copy.
+        out.push(s.rem.slice());
         s.remLen = 0;
       }
     }
-    for (; off + n <= part.length; off += n) encodeFrame(part.subarray(off, off + n));
+    for (; off + n <= part.length; off += n) out.push(part.subarray(off, off + n));
     if (off < part.length) {
       s.rem.set(part.subarray(off), 0);
       s.remLen = part.length - off;
@@ -185,27 +215,18 @@ function encode(s: State, m: Extract<CodecIn, { t: 'codec.encode' }>, env: Envel
   if (m.last) {
     if (s.remLen > 0) {
       s.rem.fill(0, s.remLen);
-      encodeFrame(s.rem);
+      out.push(s.rem.slice());
       s.remLen = 0;
     }
     s.sentence = -1;
   }
-  s.stats.encoded += frames.length;
-  s.stats.encodeUs += (performance.now() - t0) * 1000;
-  if (frames.length === 0 && !m.last) return;
-  s.stats.batches++;
-  const out: CodecOut = { t: 'session.frames', frames, sentence: m.sentence, last: m.last, durationMs: frames.length * s.encoderOpts.frameMs };
-  ctx.send(s.init.sessionAddr, out, { turn: env.turn, transfer: frames.map((f) => f.buffer as ArrayBuffer) });
-  // What the device is about to play, as a compact energy envelope, straight to the listen actor:
-  // without echo cancellation on the device, its echo detector needs it to tell the user talking
-  // over the reply from the device hearing itself.
-  if (echoRef && echoRef.length > 0) ctx.send(s.init.listenAddr!, { t: 'listen.playback', playing: true, envelope: echoRef }, { turn: env.turn, transfer: [echoRef.buffer as ArrayBuffer] });
+  return out;
 }
 
 export const codec = defineActor<State, CodecInit, CodecIn>({
   // Audio in both directions, deliberately `block`, not `drop-oldest`: every message is part of
   // an ordered stream where a hole is audible (TTS) or skews listen's audio clock (uplink), and
-  // a dropped `last` would stall a reply. Handlers are synchronous and cost well under a frame
+  // a dropped `last` would stall a reply. Handlers cost well under a frame
   // period (≤ 0.6 ms even at complexity 10), so a backlog means the whole worker is saturated:
   // it parks messages in order and shows up as `waiting` in the mailbox stats (shed load at
   // admission, not here). 256 ≈ 15 s of uplink; a barge-in purges the old turn's encode
@@ -235,8 +256,7 @@ export const codec = defineActor<State, CodecInit, CodecIn>({
         decode(s, m.opus, m.seq, env, ctx);
         return undefined;
       case 'codec.encode':
-        encode(s, m, env, ctx);
-        return undefined;
+        return encode(s, m, env, ctx);
       case 'codec.reset':
         dropPartial(s);
         s.encoder?.reset();

@@ -34,6 +34,13 @@ export interface PacerOptions {
   leadFrames: number;
   /** Socket bytes buffered beyond which we wait for the socket instead of sending. */
   maxBufferedBytes?: number;
+  /**
+   * Frames due within this many ms leave together, default 5: one wakeup serves every stream
+   * due in that slot instead of one timer per frame, and a pause of the main thread shorter
+   * than this (a garbage collection) makes nothing late. The device holds `leadFrames`; 5 ms
+   * early is inside that margin.
+   */
+  coalesceMs?: number;
   clock: Clock;
 }
 
@@ -92,7 +99,7 @@ export class Pacer {
   #lastWindow: PacerStats['lastWindow'] = { latenessP50: 0, latenessP99: 0, latenessMax: 0, frames: 0, windowMs: 0 };
 
   constructor(opts: PacerOptions) {
-    this.#o = { maxBufferedBytes: 256 * 1024, ...opts };
+    this.#o = { maxBufferedBytes: 256 * 1024, coalesceMs: 5, ...opts };
   }
 
   /** Starts (or restarts, for a new turn) a session's stream; frames wait until `startAt`. */
@@ -172,7 +179,7 @@ export class Pacer {
   }
 
   #wake(s: Stream): void {
-    const at = s.queue.peek()?.k === 'frame' ? this.#due(s) : this.#o.clock.now();
+    const at = s.queue.peek()?.k === 'frame' ? Math.max(s.startAt, this.#due(s) - this.#o.coalesceMs) : this.#o.clock.now();
     this.#arm(at);
   }
 
@@ -207,6 +214,8 @@ export class Pacer {
       return now + this.#o.frameMs / 4;
     }
     let wait = Infinity;
+    // Never ahead of the start gap: the device gets its `tts start` that long before audio.
+    const soon = now < s.startAt ? now : now + this.#o.coalesceMs;
     s.link.cork(() => {
       for (;;) {
         const item = s.queue.peek();
@@ -216,8 +225,8 @@ export class Pacer {
           // sentence that got no audio), not while the previous sentence still plays.
           const after = this.#peekAfterText(s);
           if (after === undefined) break;
-          if (after === 'frame' && this.#due(s) > now) {
-            wait = this.#due(s);
+          if (after === 'frame' && this.#due(s) > soon) {
+            wait = Math.max(s.startAt, this.#due(s) - this.#o.coalesceMs);
             break;
           }
           s.queue.shift();
@@ -231,8 +240,8 @@ export class Pacer {
           continue;
         }
         const due = this.#due(s);
-        if (due > now) {
-          wait = due;
+        if (due > soon) {
+          wait = Math.max(s.startAt, due - this.#o.coalesceMs);
           break;
         }
         s.queue.shift();

@@ -47,9 +47,9 @@ class DeviceModel implements PacedLink {
 
 const frames = (n: number) => Array.from({ length: n }, () => new Uint8Array(40));
 
-function setup(lead = 4) {
+function setup(lead = 4, coalesceMs = 0) {
   const clock = new SimClock(0);
-  const pacer = new Pacer({ frameMs: FRAME, leadFrames: lead, clock });
+  const pacer = new Pacer({ frameMs: FRAME, leadFrames: lead, clock, coalesceMs });
   const dev = new DeviceModel(clock);
   return { clock, pacer, dev };
 }
@@ -68,6 +68,27 @@ test('lead frames after the start gap, then real time', T, async () => {
   for (let i = 4; i < 20; i++) assert.equal(t[i], 40 + (i - 3) * FRAME, `frame ${i} at real time`);
   assert.equal(dev.underruns, 0);
   assert.ok(pacer.stats().latenessMax < 1);
+});
+
+test('frames due within the coalescing slot leave together, a little early, never late', T, async () => {
+  const { clock, pacer, dev } = setup(4, 5);
+  pacer.begin('a', dev, 1, clock.now() + 40);
+  pacer.pushFrames('a', 1, frames(20));
+  await clock.advance(34);
+  assert.equal(dev.audioTimes().length, 0, 'not before the slot opens');
+  await clock.advance(1);
+  assert.equal(dev.audioTimes().length, 0, 'not before the start gap, even inside the slot');
+  await clock.advance(5);
+  assert.deepEqual(dev.audioTimes(), [40, 40, 40, 40]);
+  await clock.advance(2000);
+  const t = dev.audioTimes();
+  // Playback began when the lead arrived (40 ms): frame i is due (lead − 1) frames before it plays.
+  for (let i = 4; i < 20; i++) {
+    const due = 40 + (i - 3) * FRAME;
+    assert.ok(t[i]! >= due - 5 && t[i]! <= due, `frame ${i} at ${t[i]} for ${due}`);
+  }
+  assert.equal(dev.underruns, 0);
+  assert.equal(pacer.stats().latenessMax, 0);
 });
 
 test('a 70 ms stall of the main thread: no underrun, no burst beyond the lead', T, async () => {
