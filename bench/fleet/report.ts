@@ -388,7 +388,7 @@ export function serverOwnLines(so: Record<string, any>): string[] {
   out.push(
     p
       ? `pacer       send lateness p99 ${fmt(p['lateness_p99_ms_max'])} ms (highest of ${fmt(p['samples'])} read${p['samples'] === 1 ? '' : 's'}, median ${fmt(p['lateness_p99_ms_median'])}), max ${fmt(p['lateness_max_ms'])} ms · ${fmt(p['frames_sent'])} frames · backpressured ${fmt(p['backpressured'])} · streams peak ${fmt(p['streams_peak'])}` +
-          (p['samples'] === 0 ? ` (no read after a ring's worth of this run's frames${p['stale_samples'] ? `; ${fmt(p['stale_samples'])} reads still held older frames` : ''})` : '')
+          (p['samples'] === 0 ? ` (no read whose lateness window lay inside this run${p['stale_samples'] ? `; ${fmt(p['stale_samples'])} reads still held older frames` : ''})` : '')
       : 'pacer       not available',
   );
   const e = so['event_loop_ms'] as Record<string, any> | null;

@@ -9,8 +9,9 @@
  *   or interruption), so a record is final when first seen; records are deduplicated by
  *   (session id, turn). Only sessions of this fleet's devices (by Device-Id) are counted, so a
  *   second simulator or a real device on the same server does not leak in.
- * - `GET /status`: `pacer {framesSent, latenessP99, latenessMax, streams, backpressured}` (lateness
- *   percentiles over a ring of the server's last 2,048 frames) and `event_loop_ms {current,
+ * - `GET /status`: `pacer {framesSent, latenessP99, latenessMax, latenessWindowMs, streams,
+ *   backpressured}` (lateness over every frame of the server's current window, about a minute;
+ *   servers before `latenessWindowMs` kept a ring of their last 2,048 frames) and `event_loop_ms {current,
  *   last_window}` (main-thread delay; `current` runs since the server's last rotation, every
  *   minute or so).
  *
@@ -24,7 +25,7 @@
 import { request, type Dispatcher } from 'undici';
 import { Histogram, roundSummary } from './histogram.js';
 
-/** Our server's pacer keeps the lateness of its last 2,048 frames (actors/pacer/pacer.ts). */
+/** Older builds of our server kept the lateness of their last 2,048 frames instead of a window. */
 export const PACER_RING = 2048;
 /** Our server's default `audio.start_gap_ms` (config/schema.ts). */
 export const DEFAULT_START_GAP_MS = 40;
@@ -192,8 +193,9 @@ export class ServerOwn {
 
   /**
    * Feeds a `/status` document read `atMs` after the run began (the first read is the baseline).
-   * A pacer figure counts only once the server's lateness ring holds nothing from before the run
-   * (it had sent no frame before, or has sent a ring's worth since); an event-loop window that
+   * A pacer figure counts only once it covers nothing from before the run: the server had sent no
+   * frame before, or its lateness window began after the run did (or, for a server that keeps a
+   * ring, it has sent a ring's worth since); an event-loop window that
    * began before the run is kept but marked, and used only when no clean window exists.
    */
   ingestStatus(doc: unknown, atMs: number): void {
@@ -212,7 +214,9 @@ export class ServerOwn {
         this.#pacerBase = sent;
         this.#backpressuredBase = num(p['backpressured']);
       } else if (sent > this.#pacerPrev!) {
-        if (this.#pacerBase === 0 || sent - this.#pacerBase >= PACER_RING) {
+        const windowMs = num(p['latenessWindowMs']);
+        const clean = windowMs !== undefined ? atMs - windowMs >= 0 : sent - this.#pacerBase >= PACER_RING;
+        if (this.#pacerBase === 0 || clean) {
           this.pacerP99.push(p99);
           this.pacerMax.push(num(p['latenessMax']) ?? p99);
           this.#winLate.push(p99);

@@ -113,6 +113,17 @@ test("server's own records: pacer figures count only once the lateness ring hold
   assert.equal(fresh.summary().pacer!['lateness_p99_ms_max'], 7, 'an empty ring at the start holds only our frames');
 });
 
+test("server's own records: a windowed pacer figure counts once its window began inside the run", () => {
+  const own = new ServerOwn(undefined);
+  const read = (atMs: number, framesSent: number, latenessP99: number, latenessWindowMs: number) =>
+    own.ingestStatus({ pacer: { streams: 5, framesSent, latenessP50: 0, latenessP99, latenessMax: latenessP99, latenessWindowMs, backpressured: 0 } }, atMs);
+  read(0, 5000, 90, 20_000); // baseline: an earlier load's frames
+  read(10_000, 6000, 80, 30_000); // the window began 20 s before the run: it still holds them
+  assert.equal(own.pacerStale, 1);
+  read(50_000, 9000, 3, 8_000); // rotated 42 s into the run: only this run's frames
+  assert.deepEqual([own.summary().pacer!['samples'], own.summary().pacer!['lateness_p99_ms_max']], [1, 3]);
+});
+
 test("server's own records: event-loop windows that began before the run are used only if nothing else", () => {
   const own = new ServerOwn(undefined);
   const loop = (atMs: number, cur: [number, number, number], last?: [number, number, number]) =>
