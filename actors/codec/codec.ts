@@ -151,7 +151,11 @@ async function encode(s: State, m: Extract<CodecIn, { t: 'codec.encode' }>, env:
     s.sentence = m.sentence;
   }
   const enc = encoderOf(s);
+  // What the device is about to play, as a compact energy envelope, straight to the listen actor,
+  // before any of its frames: without echo cancellation on the device, the echo detector needs it
+  // to tell the user talking over the reply from the device hearing itself.
   const echoRef = s.init.listenAddr && m.pcm.length > 0 ? energyEnvelope(m.pcm, m.sampleRate) : undefined;
+  if (echoRef && echoRef.length > 0) ctx.send(s.init.listenAddr!, { t: 'listen.playback', playing: true, envelope: echoRef }, { turn: env.turn, transfer: [echoRef.buffer as ArrayBuffer] });
   const pcm = cutFrames(s, m);
   let frames: Uint8Array[] = [];
   const send = (last: boolean) => {
@@ -183,10 +187,6 @@ async function encode(s: State, m: Extract<CodecIn, { t: 'codec.encode' }>, env:
   }
   s.stats.encodeUs += (performance.now() - t0) * 1000;
   if (frames.length > 0 || m.last) send(m.last);
-  // What the device is about to play, as a compact energy envelope, straight to the listen actor:
-  // without echo cancellation on the device, its echo detector needs it to tell the user talking
-  // over the reply from the device hearing itself.
-  if (echoRef && echoRef.length > 0) ctx.send(s.init.listenAddr!, { t: 'listen.playback', playing: true, envelope: echoRef }, { turn: env.turn, transfer: [echoRef.buffer as ArrayBuffer] });
 }
 
 /** The chunk at the downlink rate as whole frames (a partial frame waits for the next chunk; `last` pads it). */
