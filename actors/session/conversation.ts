@@ -19,11 +19,10 @@ import type { SessionIn, TurnRecord } from './messages.js';
 import type { ConversationDeps, Reply } from './conversation-types.js';
 import type { ToolResult } from '../think/messages.js';
 import type { ToolCall } from '../../providers/contracts/llm.js';
-import { toWire } from '../../runtime/errors.js';
 import { History } from '../dialogue/history.js';
 import { IdlePolicy, WakeGate } from '../dialogue/intents.js';
 import { memoryMessages } from '../dialogue/memory.js';
-import { renderSystemPrompt } from '../dialogue/prompt.js';
+import { runToolCall, systemPromptFor } from './model-io.js';
 import { toolAllowed, type Role } from '../dialogue/roles.js';
 
 export type { ConversationDeps, DialogueDeps } from './conversation-types.js';
@@ -311,18 +310,7 @@ export class Conversation {
   #startReply(text: string, speechEndAt: number, asrMs: number | undefined, opts: { closeAfter?: boolean; remember?: boolean; showText?: boolean } = {}): void {
     const d = this.#d;
     this.#beginTurn(text, speechEndAt, asrMs, { closeAfter: opts.closeAfter ?? false, sendStt: opts.showText ?? true });
-    const system = renderSystemPrompt({
-      assistantName: d.dialogue.settings.assistant_name,
-      language: d.dialogue.profile.language ?? this.#role.language,
-      timezone: d.dialogue.settings.timezone ?? undefined,
-      now: Date.now(),
-      roleName: this.#role.name,
-      rolePrompt: this.#role.prompt,
-      memory: this.#memorySummary,
-      device: d.device?.facts(),
-    }).text;
-    // For the next turn: this one uses what is known now.
-    d.device?.refresh();
+    const system = systemPromptFor(d, this.#role, this.#memorySummary);
     const messages: ChatMessage[] = [{ role: 'system', content: system }, ...this.#history.messages, { role: 'user', content: text }];
     if (opts.remember ?? true) this.#history.addUser(text);
     const tools = d.tools().definitions((t) => toolAllowed(this.#role, t));
@@ -359,24 +347,8 @@ export class Conversation {
   }
 
   /** A tool call of the model, run here (device MCP and server functions live on this thread). */
-  async callTool(call: ToolCall, signal: AbortSignal): Promise<ToolResult> {
-    const d = this.#d;
-    const started = d.clock.now();
-    try {
-      // The model may call a tool it was not offered: the role's allow-list holds either way.
-      if (!d.tools().definitions((t) => t.definition.name === call.name && toolAllowed(this.#role, t)).length) {
-        return { text: `error: tool ${call.name} is not available to this role`, isError: true };
-      }
-      const r = await d.tools().call(call.name, call.argsJson, { sessionId: d.sessionId, deviceId: d.deviceId, signal });
-      d.device?.invalidate();
-      d.log.info({ tool: call.name, ms: Math.round(d.clock.now() - started), isError: r.isError }, 'tool call');
-      if (!signal.aborted) this.#history.addToolRound([call], [{ id: call.id, text: r.text }]);
-      return r;
-    } catch (e) {
-      const w = toWire(e);
-      d.log.warn({ tool: call.name, code: w.code }, `tool call failed: ${w.message}`);
-      return { text: `error: ${w.message}`, isError: true };
-    }
+  callTool(call: ToolCall, signal: AbortSignal): Promise<ToolResult> {
+    return runToolCall(this.#d, this.#role, this.#history, call, signal);
   }
 
   #sentence(text: string, index: number, emotion: string | undefined, spoken = false): void {
