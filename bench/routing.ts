@@ -20,10 +20,9 @@
  * Round trips of a single request and 2 KB audio frames (copied, transferred, shared memory) are
  * in `bench hop`; this bench is about the routing path of small control messages.
  */
-import { defineActor } from '../runtime/actor.js';
 import { ActorSystem } from '../runtime/system.js';
 import { RawEcho } from './hop.js';
-import { ROUTE_MAILBOX } from './actors/route.js';
+import { routeSink } from './actors/route.js';
 import { interleavedSamples, perUnitRow, type BenchOptions, type BenchReport } from './run.js';
 
 const N = 1000;
@@ -50,17 +49,7 @@ export async function run(opts: BenchOptions): Promise<BenchReport> {
   sys.addPool({ name: 'route-b', size: 1, modules: [ROUTE_MODULE] });
   try {
     await Promise.all([raw.ready(), sys.start()]);
-    await sys.spawn('route/main', defineActor<{ count: number }, void, RouteMsg>({
-      mailbox: ROUTE_MAILBOX,
-      start: () => ({ count: 0 }),
-      receive(state, msg) {
-        if (msg.t === 'route.msg') {
-          state.count++;
-          return undefined;
-        }
-        return state.count;
-      },
-    }), undefined);
+    await sys.spawn('route/main', routeSink, undefined);
     await sys.spawn('route/drv', 'route.driver', undefined, { pool: 'route-a' });
     await sys.spawn('route/near', 'route.sink', undefined, { pool: 'route-a' });
     await sys.spawn('route/far', 'route.sink', undefined, { pool: 'route-b' });

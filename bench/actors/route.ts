@@ -6,10 +6,10 @@ import { defineActor, type ActorModule } from '../../runtime/actor.js';
 type SinkIn = { t: 'route.msg'; i: number } | { t: 'route.count' };
 type DriverIn = { t: 'route.drive'; to: string; n: number };
 
-/** Shared with the main-thread sink in bench/routing.ts. */
-export const ROUTE_MAILBOX = { capacity: 8192, overflow: 'fail' } as const;
+const ROUTE_MAILBOX = { capacity: 8192, overflow: 'fail' } as const;
 
-const sink = defineActor<{ count: number }, void, SinkIn>({
+/** Also spawned on the main thread by bench/routing.ts. */
+export const routeSink = defineActor<{ count: number }, void, SinkIn>({
   mailbox: ROUTE_MAILBOX,
   start: () => ({ count: 0 }),
   receive(state, msg) {
@@ -30,4 +30,4 @@ const driver = defineActor<null, void, DriverIn>({
   },
 });
 
-export const actors: ActorModule['actors'] = { 'route.sink': sink, 'route.driver': driver };
+export const actors: ActorModule['actors'] = { 'route.sink': routeSink, 'route.driver': driver };
