@@ -3,9 +3,10 @@
  *
  * Backed by @discordjs/opus (libopus 1.3.1, built from source here): the fastest decoder and
  * encoder measured among the worker-safe ones (`npm run bench -- opus`), and its objects are
- * freed by N-API finalizers, so a worker holding them may be terminated without harming the
- * process. Never import the native build of @evan/opus in a worker: it segfaults the process on
- * worker exit (dependencies.md).
+ * freed by N-API finalizers, so a worker holding them may exit or be terminated — but not while
+ * it is inside encode/decode: the binding's old node-addon-api then aborts the process. Callers
+ * in workers wrap each call in runtime/native-gate's `nativeCall`. Never import the native build
+ * of @evan/opus in a worker: it segfaults the process on worker exit (dependencies.md).
  *
  * Errors are plain `Error`s with a `code` (OpusErrorCode): native/ may not import the error
  * registry; the codec actor maps them to registered XZ_ERR_CODEC_* codes.

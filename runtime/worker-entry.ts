@@ -14,6 +14,7 @@ import { parentPort, threadId, workerData, type MessagePort } from 'node:worker_
 import type { ActorDef, ActorModule } from './actor.js';
 import { E, XzError, toWire } from './errors.js';
 import { ActorHost } from './host.js';
+import { installNativeGate } from './native-gate.js';
 import type { Channel, Frame, HostMsg, Transferable } from './wire.js';
 
 export interface WorkerBoot {
@@ -22,11 +23,14 @@ export interface WorkerBoot {
   modules: string[];
   data?: unknown;
   requestTimeoutMs?: number;
+  /** Closed by the main thread before it terminates this one (native-gate.ts). */
+  gate: SharedArrayBuffer;
 }
 
 if (!parentPort) throw new Error('worker-entry must run in a worker thread');
 const port = parentPort;
 const boot = workerData as WorkerBoot;
+installNativeGate(boot.gate);
 
 const parent: Channel = {
   name: 'main',

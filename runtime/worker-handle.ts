@@ -8,6 +8,7 @@ import type { Clock, Timer } from './clock.js';
 import { E, XzError, fromWire } from './errors.js';
 import type { Frame, Transferable } from './wire.js';
 import type { WorkerBoot } from './worker-entry.js';
+import { closeNativeGate, newNativeGate } from './native-gate.js';
 
 // Compiled builds run worker-entry.js directly. Tests and tools run the .ts sources through
 // tsx, whose loader a Node 20 worker does not inherit: there a small bootstrap registers tsx in
@@ -17,6 +18,9 @@ const ENTRY = new URL(`./worker-entry${fromSource ? '.ts' : '.js'}`, import.meta
 const TS_BOOTSTRAP = fromSource
   ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(ENTRY.href)}); });`
   : '';
+
+/** Longest a native call in flight may delay a terminate: beyond it the call is stuck anyway. */
+const GATE_WAIT_MS = 2000;
 
 export interface WorkerExit {
   code: number;
@@ -42,13 +46,14 @@ export class WorkerHandle extends EventEmitter {
   #error: Error | undefined;
   readonly ready: Promise<void>;
   readonly exited: Promise<WorkerExit>;
+  readonly #gate = newNativeGate();
 
-  constructor(boot: WorkerBoot, clock: Clock, opts: HandleOptions) {
+  constructor(boot: Omit<WorkerBoot, 'gate'>, clock: Clock, opts: HandleOptions) {
     super();
     this.name = boot.name;
     this.worker = new Worker(fromSource ? TS_BOOTSTRAP : ENTRY, {
       eval: fromSource,
-      workerData: boot,
+      workerData: { ...boot, gate: this.#gate } satisfies WorkerBoot,
       name: boot.name,
       ...(opts.resourceLimits ? { resourceLimits: opts.resourceLimits } : {}),
     });
@@ -66,7 +71,7 @@ export class WorkerHandle extends EventEmitter {
     this.#bootTimer = clock.setTimer(opts.bootTimeoutMs, () => {
       if (this.#state !== 'booting') return;
       bootReject(new XzError(E.XZ_ERR_WORKER_BOOT_FAILED, `${this.name}: no handshake within ${opts.bootTimeoutMs} ms`));
-      void this.worker.terminate();
+      void this.terminate();
     });
 
     this.worker.on('message', (f: Frame) => {
@@ -121,7 +126,9 @@ export class WorkerHandle extends EventEmitter {
     if (this.#state === 'ready' || this.#state === 'booting') this.#state = 'stopping';
   }
 
-  terminate(): Promise<number> {
+  /** Ends the thread the hard way, but never in the middle of a native call (native-gate.ts). */
+  async terminate(): Promise<number> {
+    await closeNativeGate(this.#gate, GATE_WAIT_MS);
     return this.worker.terminate();
   }
 }

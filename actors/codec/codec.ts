@@ -11,6 +11,7 @@
 import { defineActor, type ActorContext } from '../../runtime/actor.js';
 import type { Envelope } from '../../runtime/envelope.js';
 import { E, XzError } from '../../runtime/errors.js';
+import { nativeCall } from '../../runtime/native-gate.js';
 import { createLogger, type Logger, type RootLogger } from '../../runtime/log.js';
 import { DTX_MAX_BYTES, createDecoder, createEncoder, type EncoderOptions, type OpusDecoder, type OpusEncoder } from '../../native/opus.js';
 import { createResampler, type Resampler } from '../../native/resample.js';
@@ -69,7 +70,7 @@ function decode(s: State, opus: Uint8Array, seq: number, env: Envelope, ctx: Act
   const t0 = performance.now();
   let pcm: Int16Array;
   try {
-    pcm = s.decoder.decode(opus);
+    pcm = nativeCall(() => s.decoder.decode(opus));
   } catch (e) {
     s.stats.decodeUs += (performance.now() - t0) * 1000;
     const n = ++s.stats.decodeErrors;
@@ -175,7 +176,7 @@ async function encode(s: State, m: Extract<CodecIn, { t: 'codec.encode' }>, env:
       t0 = performance.now();
     }
     try {
-      frames.push(enc.encode(pcm[i]!));
+      frames.push(nativeCall(() => enc.encode(pcm[i]!)));
     } catch (e) {
       throw codecError(e);
     }
