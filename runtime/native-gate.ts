@@ -9,15 +9,13 @@
  * terminates: it waits for the call in flight to return, and once closed the worker blocks at
  * the next call, where termination is harmless.
  *
- * One Int32 shared per worker incarnation:
- *   IDLE ──enter──▶ INSIDE ──leave──▶ IDLE
- *   main: IDLE → CLOSED; INSIDE → WANTED, and the worker's leave turns WANTED into CLOSED
- *   (not IDLE: a worker encoding frame after frame would otherwise starve the main thread).
+ * One Int32 shared per worker incarnation: the number of native calls in flight, plus a CLOSING
+ * bit the main thread sets. A call that finds the bit set blocks (for good: termination is
+ * coming); the main thread waits until the count is zero. Async calls (onnxruntime's `run`)
+ * count from their start until their promise settles, since the addon's completion callback
+ * is what must not be cut.
  */
-const IDLE = 0;
-const INSIDE = 1;
-const CLOSED = 2;
-const WANTED = 3;
+const CLOSING = 1 << 30;
 
 let gate: Int32Array | null = null;
 let depth = 0;
@@ -27,23 +25,53 @@ export function installNativeGate(buffer: SharedArrayBuffer): void {
   gate = new Int32Array(buffer);
 }
 
+/**
+ * Counts a call in, or reports the gate closed. Closed with nothing in flight, a synchronous
+ * caller blocks: the thread is being terminated and that is the harmless place to be. With
+ * async calls in flight the thread must keep turning so their completions can run and the
+ * count reach zero: then the caller is refused instead.
+ */
+function enter(g: Int32Array, sync: boolean): boolean {
+  for (;;) {
+    const v = Atomics.load(g, 0);
+    if (!(v & CLOSING)) {
+      if (Atomics.compareExchange(g, 0, v, v + 1) === v) return true;
+    } else if (!sync || v !== CLOSING) {
+      return false;
+    } else {
+      Atomics.wait(g, 0, v, 1000);
+    }
+  }
+}
+
+function leave(g: Int32Array): void {
+  if (Atomics.sub(g, 0, 1) - 1 === CLOSING) Atomics.notify(g, 0);
+}
+
 /** Runs a synchronous native call that must not be cut by termination. Free outside workers. */
 export function nativeCall<T>(fn: () => T): T {
   const g = gate;
   if (g === null || depth > 0) return fn();
-  while (Atomics.compareExchange(g, 0, IDLE, INSIDE) !== IDLE) {
-    // Closed: this thread is being terminated. Blocking here is where termination is safe.
-    Atomics.wait(g, 0, CLOSED, 1000);
-  }
+  if (!enter(g, true)) throw new Error('native call refused: this worker is being terminated');
   depth++;
   try {
     return fn();
   } finally {
     depth--;
-    if (Atomics.exchange(g, 0, IDLE) === WANTED) {
-      Atomics.store(g, 0, CLOSED);
-      Atomics.notify(g, 0);
-    }
+    leave(g);
+  }
+}
+
+/** The same for a native call that completes later: held until its promise settles. */
+export async function nativeCallAsync<T>(fn: () => Promise<T>): Promise<T> {
+  const g = gate;
+  if (g === null) return fn();
+  // Never settles: the thread ends before anyone could observe it.
+  if (!enter(g, false)) return new Promise<T>(() => {});
+  try {
+    return await fn();
+  } finally {
+    leave(g);
   }
 }
 
@@ -59,13 +87,13 @@ export function newNativeGate(): SharedArrayBuffer {
 export async function closeNativeGate(buffer: SharedArrayBuffer, timeoutMs: number): Promise<boolean> {
   const g = new Int32Array(buffer);
   const end = performance.now() + timeoutMs;
-  for (;;) {
-    const was = Atomics.compareExchange(g, 0, IDLE, CLOSED);
-    if (was === IDLE || was === CLOSED) return true;
-    if (was === INSIDE && Atomics.compareExchange(g, 0, INSIDE, WANTED) !== INSIDE) continue;
+  let v = Atomics.or(g, 0, CLOSING) | CLOSING;
+  while (v !== CLOSING) {
     const left = end - performance.now();
     if (left <= 0) return false;
-    const w = Atomics.waitAsync(g, 0, WANTED, left);
+    const w = Atomics.waitAsync(g, 0, v, left);
     if (w.async) await w.value;
+    v = Atomics.load(g, 0);
   }
+  return true;
 }

@@ -12,6 +12,7 @@
  * While the model is busy, new windows pile up for the next flush, so batches grow with load
  * instead of latency (design.md: ~54 µs per window at batch 16 against ~121 µs alone).
  */
+import { nativeCallAsync } from '../../runtime/native-gate.js';
 import type { VadModel, VadState } from '../../providers/contracts/vad.js';
 
 interface Job {
@@ -105,9 +106,12 @@ export class VadBatcher {
     const t0 = performance.now();
     let probs: Float32Array;
     try {
-      probs = await this.model.score(
-        batch.map((j) => j.state),
-        batch.map((j) => j.windows[j.done]!),
+      // onnxruntime's completion must not be cut by a terminate (runtime/native-gate.ts).
+      probs = await nativeCallAsync(() =>
+        this.model.score(
+          batch.map((j) => j.state),
+          batch.map((j) => j.windows[j.done]!),
+        ),
       );
     } catch (e) {
       for (const j of batch) {

@@ -52,3 +52,22 @@ test('a worker that is not in a native call is terminated at once', T, async (t)
   await sys.pool('w').terminateWorker(0);
   assert.ok(performance.now() - t0 < 500);
 });
+
+test('an async native call holds the gate until it settles; a later one is held back, the loop keeps turning', T, async (t) => {
+  const sys = await startSystem(t, [{}]);
+  await sys.spawn('a', 'echo', undefined, { pool: 'w' });
+  await sys.spawn('b', 'echo', undefined, { pool: 'w' });
+  const cell = new Int32Array(new SharedArrayBuffer(8));
+  sys.send('a', { t: 'echo.nativeAsync', cell: cell.buffer as SharedArrayBuffer, ms: 300 });
+  await entered(cell);
+  const t0 = performance.now();
+  const ended = sys.pool('w').terminateWorker(0);
+  // Another actor of the same thread starts one while the gate closes: refused without blocking
+  // the thread, or the first call's completion could never run.
+  sys.send('b', { t: 'echo.nativeAsync', cell: cell.buffer as SharedArrayBuffer, ms: 300 });
+  await ended;
+  const waited = performance.now() - t0;
+  assert.equal(Atomics.load(cell, 0), 2, 'the call in flight settled before the thread ended');
+  assert.equal(Atomics.load(cell, 1), 1, 'the later call never started');
+  assert.ok(waited >= 150 && waited < 1500, `terminate waited for the call (${waited.toFixed(0)} ms)`);
+});
