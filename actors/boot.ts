@@ -170,6 +170,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     crew: {
       downlink: { sampleRate: config.audio.downlink_rate, frameMs: config.audio.frame_ms, complexity: config.audio.encoder_complexity },
       vad: { threshold: config.vad.threshold, min_speech_ms: config.vad.min_speech_ms, end_silence_ms: config.vad.end_silence_ms },
+      echo: { threshold: config.vad.echo.threshold, maxLagMs: config.vad.echo.max_lag_ms, windowMs: config.vad.echo.window_ms },
       ttsStreamsText: config.pipeline.tts.every((name) => ttsStreamsText(config.providers.tts[name]?.type ?? '')),
     },
     startGapMs: config.audio.start_gap_ms,

@@ -99,6 +99,14 @@ const vad = z.strictObject({
   min_speech_ms: int(1, 10_000).default(250),
   /** Silence that ends an utterance; past ~5 s a turn never seems to end. */
   end_silence_ms: int(1, 5000).default(400),
+  /** Echo rejection for devices without AEC: speech over our own playback that follows it. */
+  echo: z
+    .strictObject({
+      threshold: z.preprocess(numeric, z.number().gt(0).lt(1)).default(0.7),
+      max_lag_ms: int(50, 2000).default(600),
+      window_ms: int(200, 3000).default(750),
+    })
+    .prefault({}),
 });
 
 /** One named provider instance: a vendor `type` plus that vendor's own options. */

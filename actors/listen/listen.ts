@@ -20,7 +20,7 @@ import { AudioLog } from './audio-log.js';
 import { resolveAsr, UtteranceAsr } from './asr.js';
 import { PoolStateClient } from '../pools/client.js';
 import { workerVad, type VadBatcher } from './batcher.js';
-import { EchoDetector } from './echo.js';
+import { EchoDetector, type EchoVerdict } from './echo.js';
 import { Endpointer, type EndpointEvent } from './endpointer.js';
 import type { ListenAsrSpec, ListenIn, ListenInit, ListenMode, ListenOut, ListenStats, SpeechEndReason } from './messages.js';
 
@@ -29,6 +29,8 @@ const RATE = 16_000;
 const HOLD_CORR = 0.3;
 /** Shortest stretch judged when looking for where the user began inside a judged window. */
 const MIN_PREFIX_MS = 250;
+/** Consecutive VAD windows a held utterance must be judged not echo before it is the user's. */
+const CONFIRM_WINDOWS = 2;
 /** How long a listen.stop waits for the frame it names. */
 const STOP_GRACE_MS = 300;
 const ms = (samples: number) => (samples * 1000) / RATE;
@@ -43,6 +45,10 @@ interface Utterance {
   /** Audio handed on up to here. */
   written: number;
   bargeIn: boolean;
+  /** The echo verdict that let it through over playback (reported with the barge-in). */
+  verdict: EchoVerdict | undefined;
+  /** Held: consecutive windows judged not echo. */
+  notEcho: number;
   asr: UtteranceAsr | undefined;
   /** Manual mode: where the VAD last heard speech end (the utterance spans such pauses). */
   lastEndAt: number | undefined;
@@ -79,7 +85,7 @@ const listen = defineActor<State, ListenInit, ListenIn>({
   start(ctx, init) {
     const batcher = workerVad();
     const model = batcher.model;
-    const echoOpts: { maxLagMs?: number; threshold?: number } = { threshold: init.echo?.threshold ?? 0.8 };
+    const echoOpts: { maxLagMs?: number; threshold?: number } = { threshold: init.echo?.threshold ?? 0.7 };
     if (init.echo?.maxLagMs !== undefined) echoOpts.maxLagMs = init.echo.maxLagMs;
     return {
       init,
@@ -200,13 +206,16 @@ function onEvent(s: State, ev: EndpointEvent): void {
     if (s.utt) return; // manual mode: one utterance spans the pauses until listen.stop
     // Over our own playback (or its echo tail): if it proves to be the user, that is a barge-in.
     const bargeIn = s.echo.active;
-    const utt: Utterance = { id: s.nextId++, phase: 'open', speechAt: ev.atSample, from: ev.fromSample, written: ev.fromSample, bargeIn, asr: undefined, lastEndAt: undefined };
+    const utt: Utterance = { id: s.nextId++, phase: 'open', speechAt: ev.atSample, from: ev.fromSample, written: ev.fromSample, bargeIn, verdict: undefined, notEcho: 0, asr: undefined, lastEndAt: undefined };
     s.utt = utt;
     // Speech over our own playback may be its echo (no AEC on the device): hold it until the
     // envelopes say otherwise. Push-to-talk speech is the user's by definition.
     // (Below HOLD_CORR the onset looks nothing like the playback: no need to wait.)
-    if (s.mode !== 'manual' && s.echo.active && s.echo.judge(ev.atSample, s.ep.position).corr >= HOLD_CORR) utt.phase = 'held';
-    else open(s, utt, ev.atSample);
+    if (s.mode !== 'manual' && s.echo.active) {
+      utt.verdict = s.echo.judge(ev.atSample, s.ep.position);
+      if (utt.verdict.corr >= HOLD_CORR) utt.phase = 'held';
+    }
+    if (utt.phase === 'open') open(s, utt, ev.atSample);
     return;
   }
   const utt = s.utt;
@@ -225,6 +234,7 @@ function onEvent(s: State, ev: EndpointEvent): void {
       s.utt = undefined;
       return;
     }
+    utt.verdict = v;
     open(s, utt, utt.speechAt);
   }
   finish(s, utt, ev.atSample, ev.reason);
@@ -236,7 +246,15 @@ function judgeHeld(s: State): void {
   const to = s.ep.position;
   if (to - utt.speechAt < s.echoWindow) return;
   const from = to - s.echoWindow;
-  if (s.echo.judge(from, to).echo) return;
+  const verdict = s.echo.judge(from, to);
+  if (verdict.echo) {
+    utt.notEcho = 0;
+    return;
+  }
+  // One window's dip is not enough: a device's echo path jitters (a late packet, a clock
+  // correction) and one dip would cut the reply. The user, once talking, stays unlike it.
+  if (++utt.notEcho < CONFIRM_WINDOWS) return;
+  utt.verdict = verdict;
   // The user began somewhere in the window just judged: after its longest prefix that still
   // follows the playback (the window before this one was all echo).
   const W = s.ep.window;
@@ -259,7 +277,9 @@ function open(s: State, utt: Utterance, atSample: number): void {
   utt.phase = 'open';
   if (utt.bargeIn) s.stats.bargeIns++;
   if (s.asr) utt.asr = new UtteranceAsr(s.asr, (s.pool ??= new PoolStateClient(s.ctx)));
-  emit(s, { t: 'session.speech-started', utterance: utt.id, atMs: ms(atSample), bargeIn: utt.bargeIn });
+  const started: ListenOut = { t: 'session.speech-started', utterance: utt.id, atMs: ms(atSample), bargeIn: utt.bargeIn };
+  if (utt.verdict) started.echo = { corr: Math.round(utt.verdict.corr * 100) / 100, lagMs: utt.verdict.lagMs, frames: utt.verdict.frames };
+  emit(s, started);
   write(s, utt);
 }
 

@@ -45,7 +45,7 @@ export interface ListenAsrSpec {
 export interface ListenEchoConfig {
   /** Longest playback→microphone delay searched, ms (default 600). */
   maxLagMs?: number;
-  /** Envelope correlation at or above which speech over playback is echo (default 0.8). */
+  /** Envelope correlation at or above which speech over playback is echo (default 0.7). */
   threshold?: number;
   /** Audio judged at once, ms (default 750): longer is surer, shorter answers a barge-in sooner. */
   windowMs?: number;
@@ -91,7 +91,11 @@ export type SpeechEndReason = 'silence' | 'max-length' | 'finalize' | 'stop';
 
 export type ListenOut =
   /** Speech began `atMs`; `bargeIn` when it was heard over the server's own playback. */
-  | { t: 'session.speech-started'; utterance: number; atMs: number; bargeIn: boolean }
+  /**
+   * `echo`: over playback, the verdict that found it was not the playback's echo (best
+   * correlation of the envelopes, its lag, frames compared) — for operators tuning the threshold.
+   */
+  | { t: 'session.speech-started'; utterance: number; atMs: number; bargeIn: boolean; echo?: { corr: number; lagMs: number; frames: number } }
   /** Speech ended `atMs`; `audioMs` of audio (pre-roll included) went to ASR. */
   | { t: 'session.speech-ended'; utterance: number; atMs: number; audioMs: number; reason: SpeechEndReason }
   /** The text of an utterance; `asrMs` from the end of its audio to this result. */

@@ -172,7 +172,7 @@ export class Conversation {
         if (this.#wake.ignoreSpeech()) return;
         this.#idle.activity('speech');
         if (m.bargeIn && this.replying && this.#mode === 'realtime') {
-          this.#d.log.info('barge-in: user speech over the reply');
+          this.#d.log.info(m.echo ? { echo: m.echo } : {}, 'barge-in: user speech over the reply');
           this.#interrupt('barge-in');
           this.#sendTtsStop();
         }

@@ -14,6 +14,7 @@ import type { AnyMsg, Lane } from '../../runtime/envelope.js';
 export interface CrewSettings {
   downlink: { sampleRate: number; frameMs: number; complexity: number };
   vad: { threshold: number; min_speech_ms: number; end_silence_ms: number };
+  echo?: { threshold: number; maxLagMs: number; windowMs: number };
   /** The TTS chain takes text as it is written: think feeds speak directly, so they are linked. */
   ttsStreamsText: boolean;
 }
@@ -41,7 +42,7 @@ export async function spawnCrew(system: ActorSystem, sessionId: string, sessionA
   try {
     await Promise.all([
       spawn(c.codec, 'codec', { session, sessionAddr, listenAddr: c.listen, downlink: s.downlink }),
-      spawn(c.listen, 'listen', { session, sessionAddr, vad: s.vad }),
+      spawn(c.listen, 'listen', { session, sessionAddr, vad: s.vad, ...(s.echo ? { echo: s.echo } : {}) }),
       spawn(c.think, 'think', { session, sessionAddr, ...(s.ttsStreamsText ? { speakAddr: c.speak } : {}) }),
       spawn(c.speak, 'speak', { session, sessionAddr, codecAddr: c.codec }),
     ]);

@@ -25,7 +25,7 @@ export type SessionIn =
   | { t: 'session.info' }
   // ── from the session's worker actors (see crew.ts) ──
   /** Speech began (`bargeIn`: while the server was playing, and not its own echo). */
-  | { t: 'session.speech-started'; atMs: number; bargeIn?: boolean }
+  | { t: 'session.speech-started'; atMs: number; bargeIn?: boolean; echo?: { corr: number; lagMs: number; frames: number } }
   | { t: 'session.speech-ended'; atMs: number; audioMs: number }
   /** What the user said; `final` ends the utterance. */
   | { t: 'session.transcript'; text: string; final: boolean; audioMs?: number; asrMs?: number }

@@ -22,7 +22,7 @@ test('several problems are reported at once, each with its path', opts, () => {
   const issues = issuesOf({
     server: { ws_port: 70000, http_port: 'x', wsport: 1 },
     audio: { frame_ms: 30, downlink_rate: 22050, encoder_complexity: 11 },
-    vad: { min_speech_ms: 0, end_silence_ms: 6000, threshold: 1.5 },
+    vad: { min_speech_ms: 0, end_silence_ms: 6000, threshold: 1.5, echo: { threshold: 0, window_ms: 100 } },
     websocket: { version: 4 },
     auth: { mode: 'tokn' },
     bogus: {},
@@ -36,6 +36,8 @@ test('several problems are reported at once, each with its path', opts, () => {
     'server.http_port',
     'server.ws_port',
     'server.wsport',
+    'vad.echo.threshold',
+    'vad.echo.window_ms',
     'vad.end_silence_ms',
     'vad.min_speech_ms',
     'vad.threshold',

@@ -20,6 +20,8 @@ export class Room {
   readonly #downRate: number;
   #stopped = false;
   #sent = 0;
+  /** Playback restarts after the buffer ran dry: [room ms, gap ms]. */
+  readonly gaps: [number, number][] = [];
 
   constructor(
     private readonly dev: TestDevice,
@@ -65,6 +67,7 @@ export class Room {
   #played(packet: Buffer): void {
     const arrival = this.now();
     const start = Math.max(this.#bufferEnd, arrival);
+    if (this.#bufferEnd > 0 && arrival > this.#bufferEnd && arrival - this.#bufferEnd < 1000) this.gaps.push([Math.round(arrival), Math.round(arrival - this.#bufferEnd)]);
     this.#bufferEnd = start + 60;
     const pcm = this.#dec.decode(packet);
     const ratio = this.#downRate / RATE;

@@ -28,8 +28,8 @@ function echoOf(a: Int16Array, delayMs: number, extraMs = 1000): Int16Array {
  * Plays `ref` and hears `up` in 60 ms steps; after each step judges the last 750 ms of uplink
  * that lies within [judgeFrom, judgeTo) and is loud enough to be speech, as the actor would.
  */
-function judgeAlong(ref: Int16Array, up: Int16Array, judgeFrom: number, judgeTo: number, useEnvelope = false) {
-  const d = new EchoDetector({ threshold: 0.8 });
+function judgeAlong(ref: Int16Array, up: Int16Array, judgeFrom: number, judgeTo: number, useEnvelope = false, threshold = 0.8) {
+  const d = new EchoDetector({ threshold });
   const corrs: number[] = [];
   const lags: number[] = [];
   for (let i = 0; i < up.length; i += STEP) {
@@ -40,8 +40,10 @@ function judgeAlong(ref: Int16Array, up: Int16Array, judgeFrom: number, judgeTo:
     } else d.stopReference();
     d.pushUplink(up.subarray(i, i + STEP));
     const to = i + STEP;
-    if (to - WINDOW < judgeFrom || to > judgeTo) continue;
+    // Judged all along (the actor judges a held reply window by window), recorded in range.
+    if (to < WINDOW) continue;
     const v = d.judge(to - WINDOW, to);
+    if (to - WINDOW < judgeFrom || to > judgeTo) continue;
     corrs.push(v.corr);
     lags.push(v.lagMs);
   }
