@@ -185,8 +185,8 @@ export class Mailbox {
    */
   close(drain: boolean): void {
     this.#closed = true;
-    const err = new XzError(E.XZ_ERR_SHUTTING_DOWN, 'mailbox closed');
-    if (!drain) {
+    if (!drain && this.depth > 0) {
+      const err = new XzError(E.XZ_ERR_SHUTTING_DOWN, 'mailbox closed');
       for (const d of this.#system.removeWhere(() => true)) this.#reject(d, err);
       for (const d of this.#data.removeWhere(() => true)) this.#reject(d, err);
       for (const b of this.#blocked.removeWhere(() => true)) b.refuse(err);
