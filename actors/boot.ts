@@ -169,7 +169,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     pacer,
     crew: {
       downlink: { sampleRate: config.audio.downlink_rate, frameMs: config.audio.frame_ms, complexity: config.audio.encoder_complexity },
-      vad: { threshold: config.vad.threshold, min_speech_ms: config.vad.min_speech_ms, end_silence_ms: config.vad.end_silence_ms },
+      vad: { threshold: config.vad.threshold, min_speech_ms: config.vad.min_speech_ms, end_silence_ms: config.vad.end_silence_ms, early_asr_ms: config.vad.early_asr_ms },
       echo: { threshold: config.vad.echo.threshold, maxLagMs: config.vad.echo.max_lag_ms, windowMs: config.vad.echo.window_ms },
       ttsStreamsText: config.pipeline.tts.every((name) => ttsStreamsText(config.providers.tts[name]?.type ?? '')),
     },

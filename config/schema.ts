@@ -99,6 +99,8 @@ const vad = z.strictObject({
   min_speech_ms: int(1, 10_000).default(250),
   /** Silence that ends an utterance; past ~5 s a turn never seems to end. */
   end_silence_ms: int(1, 5000).default(400),
+  /** Batch ASR: a pause this long inside an utterance sends it early (0: off). */
+  early_asr_ms: int(0, 5000).default(200),
   /** Echo rejection for devices without AEC: speech over our own playback that follows it. */
   echo: z
     .strictObject({

@@ -113,6 +113,7 @@ export class UtteranceAsr {
   #held: Int16Array[] | undefined = [];
   #ended = false;
   #endedAt = 0;
+  #streaming: boolean | undefined;
 
   /** With `pool` and a chain in the spec, the chain runs behind the pool adapter (failover, breaker, quotas). */
   constructor(spec: ListenAsrSpec, pool?: PoolState) {
@@ -120,6 +121,7 @@ export class UtteranceAsr {
       const opts: AsrOptions = { signal: this.#abort.signal };
       if (spec.language) opts.language = spec.language;
       if (spec.hints) opts.hints = spec.hints;
+      this.#streaming = provider.caps.streaming;
       const stream = provider.open(opts);
       for (const pcm of this.#held ?? []) stream.write(pcm);
       this.#held = undefined;
@@ -139,6 +141,16 @@ export class UtteranceAsr {
       const err = e as { code?: unknown; message?: unknown };
       return { ok: false, code: typeof err?.code === 'string' ? err.code : E.XZ_ERR_INTERNAL, message: String(err?.message ?? e), asrMs: this.#since() };
     });
+  }
+
+  /** Whether the provider streams (undefined until it is ready). */
+  get streaming(): boolean | undefined {
+    return this.#streaming;
+  }
+
+  /** performance.now() of end(), or 0. */
+  get endedAt(): number {
+    return this.#endedAt;
   }
 
   /** Appends audio; the stream may keep the array. */

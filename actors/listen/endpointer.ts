@@ -83,6 +83,11 @@ export class Endpointer {
     return this.#phase;
   }
 
+  /** In speech: where the current run of silence began, or -1 while voiced. */
+  get quietSince(): number {
+    return this.#phase === 'speech' ? this.#quietFrom : -1;
+  }
+
   /** Where the current onset or speech began (meaningful unless idle). */
   get startSample(): number {
     return this.#start;

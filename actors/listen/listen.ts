@@ -50,6 +50,10 @@ interface Utterance {
   /** Held: consecutive windows judged not echo. */
   notEcho: number;
   asr: UtteranceAsr | undefined;
+  /** Audio handed to a batch ASR so far, kept (shared, not copied) for an early transcription. */
+  chunks: Int16Array[] | undefined;
+  /** An early transcription of the audio up to a pause that began at `quietFrom`. */
+  early: { asr: UtteranceAsr; quietFrom: number } | undefined;
   /** Manual mode: where the VAD last heard speech end (the utterance spans such pauses). */
   lastEndAt: number | undefined;
 }
@@ -74,7 +78,9 @@ interface State {
   asrInFlight: Set<UtteranceAsr>;
   /** A listen.stop waiting for its last frame. */
   stopAt: { seq: number; timer: Timer } | undefined;
-  stats: { windows: number; utterances: number; bargeIns: number; echoRejected: number; ignored: number; seqGaps: number };
+  stats: { windows: number; utterances: number; bargeIns: number; echoRejected: number; ignored: number; seqGaps: number; earlyAsr: number; earlyAsrUsed: number };
+  /** Pause (samples) after which an early transcription starts; 0: never. */
+  earlyAfter: number;
   /** The process-wide pool state (main thread), made on the first utterance. */
   pool?: PoolStateClient;
 }
@@ -111,7 +117,8 @@ const listen = defineActor<State, ListenInit, ListenIn>({
       lastSeq: undefined,
       asrInFlight: new Set(),
       stopAt: undefined,
-      stats: { windows: 0, utterances: 0, bargeIns: 0, echoRejected: 0, ignored: 0, seqGaps: 0 },
+      stats: { windows: 0, utterances: 0, bargeIns: 0, echoRejected: 0, ignored: 0, seqGaps: 0, earlyAsr: 0, earlyAsrUsed: 0 },
+      earlyAfter: Math.round(((init.vad.early_asr_ms ?? 200) * RATE) / 1000),
     };
   },
   async receive(s, msg) {
@@ -172,9 +179,32 @@ async function onPcm(s: State, pcm: Int16Array, seq: number): Promise<void> {
       if (s.utt?.phase === 'held' && p >= s.ep.threshold) judgeHeld(s);
     }
   }
-  if (s.utt?.phase === 'open') write(s, s.utt);
+  if (s.utt?.phase === 'open') {
+    write(s, s.utt);
+    if (s.mode !== 'manual') earlyAsr(s, s.utt);
+  }
   trim(s);
   if (s.stopAt !== undefined && seq >= s.stopAt.seq) onStop(s);
+}
+
+/**
+ * Early transcription (batch ASR only): a pause of `earlyAfter` inside the utterance sends the
+ * audio so far; speech resuming drops that request. A pause that becomes the end then has its
+ * text ready sooner by up to the rest of end_silence_ms. The cost is one wasted request per
+ * longer pause inside an utterance.
+ */
+function earlyAsr(s: State, utt: Utterance): void {
+  const quiet = s.ep.quietSince;
+  if (utt.early && utt.early.quietFrom !== quiet) {
+    utt.early.asr.abort();
+    utt.early = undefined;
+  }
+  if (utt.early || !utt.chunks || quiet < 0 || s.ep.position - quiet < s.earlyAfter || !s.asr) return;
+  const asr = new UtteranceAsr(s.asr, s.pool);
+  for (const pcm of utt.chunks) asr.write(pcm);
+  asr.end();
+  utt.early = { asr, quietFrom: quiet };
+  s.stats.earlyAsr++;
 }
 
 /** A stop that overtook its audio: runs when frame `seq` has been handled, or after a grace. */
@@ -206,7 +236,7 @@ function onEvent(s: State, ev: EndpointEvent): void {
     if (s.utt) return; // manual mode: one utterance spans the pauses until listen.stop
     // Over our own playback (or its echo tail): if it proves to be the user, that is a barge-in.
     const bargeIn = s.echo.active;
-    const utt: Utterance = { id: s.nextId++, phase: 'open', speechAt: ev.atSample, from: ev.fromSample, written: ev.fromSample, bargeIn, verdict: undefined, notEcho: 0, asr: undefined, lastEndAt: undefined };
+    const utt: Utterance = { id: s.nextId++, phase: 'open', speechAt: ev.atSample, from: ev.fromSample, written: ev.fromSample, bargeIn, verdict: undefined, notEcho: 0, asr: undefined, chunks: undefined, early: undefined, lastEndAt: undefined };
     s.utt = utt;
     // Speech over our own playback may be its echo (no AEC on the device): hold it until the
     // envelopes say otherwise. Push-to-talk speech is the user's by definition.
@@ -276,7 +306,10 @@ function judgeHeld(s: State): void {
 function open(s: State, utt: Utterance, atSample: number): void {
   utt.phase = 'open';
   if (utt.bargeIn) s.stats.bargeIns++;
-  if (s.asr) utt.asr = new UtteranceAsr(s.asr, (s.pool ??= new PoolStateClient(s.ctx)));
+  if (s.asr) {
+    utt.asr = new UtteranceAsr(s.asr, (s.pool ??= new PoolStateClient(s.ctx)));
+    if (s.earlyAfter > 0) utt.chunks = [];
+  }
   const started: ListenOut = { t: 'session.speech-started', utterance: utt.id, atMs: ms(atSample), bargeIn: utt.bargeIn };
   if (utt.verdict) started.echo = { corr: Math.round(utt.verdict.corr * 100) / 100, lagMs: utt.verdict.lagMs, frames: utt.verdict.frames };
   emit(s, started);
@@ -289,7 +322,13 @@ function open(s: State, utt: Utterance, atSample: number): void {
  */
 function write(s: State, utt: Utterance, upTo = s.ep.position): void {
   if (utt.written >= upTo) return;
-  if (utt.asr) utt.asr.write(s.log.slice(utt.written, upTo));
+  if (utt.asr) {
+    const pcm = s.log.slice(utt.written, upTo);
+    utt.asr.write(pcm);
+    // A streaming ASR answers soon after the end anyway: nothing to gain from an early request.
+    if (utt.asr.streaming) utt.chunks = undefined;
+    utt.chunks?.push(pcm);
+  }
   utt.written = upTo;
 }
 
@@ -299,17 +338,33 @@ function finish(s: State, utt: Utterance, atSample: number, reason: SpeechEndRea
   s.stats.utterances++;
   const audioMs = ms(utt.written - utt.from);
   emit(s, { t: 'session.speech-ended', utterance: utt.id, atMs: ms(atSample), audioMs, reason });
-  const asr = utt.asr;
+  let asr = utt.asr;
   if (!asr) {
     emit(s, { t: 'session.utterance', utterance: utt.id, audioMs });
     return;
   }
-  asr.end();
+  // The pause an early transcription was made at is the one that ended the utterance: what
+  // came after it is silence, so its answer is this utterance's.
+  const early = utt.early;
+  utt.early = undefined;
+  utt.chunks = undefined;
+  let headMs = 0;
+  if (early && early.quietFrom === atSample && reason === 'silence') {
+    asr.abort();
+    asr = early.asr;
+    headMs = performance.now() - asr.endedAt;
+    s.stats.earlyAsrUsed++;
+  } else {
+    early?.asr.abort();
+    asr.end();
+  }
   s.asrInFlight.add(asr);
   void asr.outcome.then((r) => {
     s.asrInFlight.delete(asr);
     if (r.ok) {
-      const out: ListenOut = { t: 'session.transcript', utterance: utt.id, text: r.text, final: true, audioMs, asrMs: r.asrMs };
+      // From the end of speech decided to the text, as without an early request.
+      const asrMs = Math.max(0, r.asrMs - headMs);
+      const out: ListenOut = { t: 'session.transcript', utterance: utt.id, text: r.text, final: true, audioMs, asrMs };
       if (r.language) out.language = r.language;
       emit(s, out);
     } else if (r.code !== E.XZ_ERR_ABORTED) {
@@ -350,6 +405,7 @@ function forget(s: State): void {
   s.stopAt?.timer.cancel();
   s.stopAt = undefined;
   s.utt?.asr?.abort();
+  s.utt?.early?.asr.abort();
   s.utt = undefined;
   s.log.clear();
   s.pendN = 0;
@@ -386,6 +442,8 @@ function stats(s: State): ListenStats {
     open: u ? { utterance: u.id, audioMs: ms(s.log.end - u.from), phase: u.phase } : null,
     heldMs: ms(s.log.samples),
     asrInFlight: s.asrInFlight.size,
+    earlyAsr: s.stats.earlyAsr,
+    earlyAsrUsed: s.stats.earlyAsrUsed,
   };
 }
 

@@ -24,6 +24,12 @@ export interface ListenVadConfig {
   threshold: number;
   min_speech_ms: number;
   end_silence_ms: number;
+  /**
+   * Early transcription for batch ASR: once a pause inside an utterance has lasted this long, the
+   * audio so far is sent for transcription; if the pause becomes the end of the utterance the
+   * answer is (nearly) ready when the end is decided. 0 turns it off (default 200).
+   */
+  early_asr_ms?: number;
 }
 
 /** Which ASR to use: a provider instance config, created through a registry's createAsr(). */
@@ -121,4 +127,7 @@ export interface ListenStats {
   /** Audio held for pre-roll, ms. */
   heldMs: number;
   asrInFlight: number;
+  /** Early transcriptions started, and those whose pause did end the utterance (used). */
+  earlyAsr: number;
+  earlyAsrUsed: number;
 }

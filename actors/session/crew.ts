@@ -13,7 +13,7 @@ import type { AnyMsg, Lane } from '../../runtime/envelope.js';
 
 export interface CrewSettings {
   downlink: { sampleRate: number; frameMs: number; complexity: number };
-  vad: { threshold: number; min_speech_ms: number; end_silence_ms: number };
+  vad: { threshold: number; min_speech_ms: number; end_silence_ms: number; early_asr_ms?: number };
   echo?: { threshold: number; maxLagMs: number; windowMs: number };
   /** The TTS chain takes text as it is written: think feeds speak directly, so they are linked. */
   ttsStreamsText: boolean;

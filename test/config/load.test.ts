@@ -37,6 +37,7 @@ test('without any file the built-in defaults apply', opts, (t) => {
   assert.equal(c.audio.downlink_rate, 24000);
   assert.equal(c.audio.frame_ms, 60);
   assert.equal(c.vad.threshold, 0.5);
+  assert.equal(c.vad.early_asr_ms, 200);
   assert.deepEqual(c.vad.echo, { threshold: 0.7, max_lag_ms: 600, window_ms: 750 });
   assert.equal(c.auth.mode, 'token');
   assert.equal(c.websocket.version, 1);

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { energyEnvelope } from '../../actors/listen/echo.js';
 import type { ListenOut } from '../../actors/listen/messages.js';
-import { startListen, type Session } from '../fixtures/listen/harness.js';
+import { VAD, startListen, type Session } from '../fixtures/listen/harness.js';
 import { sileroModel } from '../fixtures/listen/model.js';
 import { checksum, REGISTRY } from '../fixtures/listen/asr-registry.js';
 import { concat, silence, speak, speechTools } from '../fixtures/listen/speech.js';
@@ -245,4 +245,73 @@ test('a listen worker that crashes mid-run is restarted with fresh actors and mo
   assert.equal(st.audioMs, 0, 'fresh state');
   await s.feed(pcm, CHUNK);
   await s.waitFor('session.utterance', () => s.events.filter((x) => x.t === 'session.utterance').length === 2);
+});
+
+test('early transcription: a pause that ends the utterance was already being transcribed', opts, async (t) => {
+  if (!sileroModel(t) || !speechTools(t)) return;
+  const h = await startListen(t);
+  const vad = { ...VAD, early_asr_ms: 200 };
+  const s = await h.add('x1', { asr: ASR, vad });
+  const { pcm, spans } = twoSentences();
+  await s.feed(pcm, CHUNK);
+  await s.waitFor('session.transcript', (e) => e.utterance === 2);
+  const st = await s.stats();
+  assert.equal(st.earlyAsrUsed, 2, 'both utterances were answered by their early request');
+  for (let i = 0; i < 2; i++) {
+    const started = s.events.find((e) => e.t === 'session.speech-started' && e.utterance === i + 1) as Extract<ListenOut, { t: 'session.speech-started' }>;
+    const ended = s.events.find((e) => e.t === 'session.speech-ended' && e.utterance === i + 1) as Extract<ListenOut, { t: 'session.speech-ended' }>;
+    const tr = s.events.find((e) => e.t === 'session.transcript' && e.utterance === i + 1) as Extract<ListenOut, { t: 'session.transcript' }>;
+    // The text is that of the utterance's audio from the pre-roll up to 200 ms into the pause
+    // (on the window grid): all of the speech, less of the trailing silence.
+    const samples = Number(tr.text.split(' ')[0]);
+    const audioFrom = (started.atMs - 300) * 16;
+    assert.equal(tr.text, `${samples} samples sum ${checksum(pcm.subarray(audioFrom, audioFrom + samples))}`);
+    const pauseMs = audioFrom / 16 + samples / 16 - ended.atMs;
+    assert.ok(pauseMs >= 200 && pauseMs < 200 + 2 * WINDOW_MS, `utterance ${i + 1}: ${pauseMs} ms of its pause went along`);
+    assert.ok(ended.atMs >= spans[i]![1] - WINDOW_MS, 'the speech itself is all there');
+    assert.equal(tr.audioMs, ended.audioMs);
+  }
+});
+
+test('early transcription: a pause inside the utterance is dropped when speech goes on', opts, async (t) => {
+  if (!sileroModel(t) || !speechTools(t)) return;
+  const h = await startListen(t);
+  const s = await h.add('x2', { asr: ASR, vad: { ...VAD, early_asr_ms: 150 } });
+  const audibleOf = (x: Int16Array) => {
+    const [from, to] = audible(x);
+    return x.subarray(from * 16, to * 16);
+  };
+  const a = audibleOf(speak('Turn on the kitchen lights.', 'en-us+f3'));
+  const b = audibleOf(speak('And set a timer for ten minutes.', 'en-us+f3'));
+  // A 300 ms pause: past the early mark, short of the 400 ms that would end the utterance.
+  const pcm = concat(silence(500), a, silence(300), b, silence(1000));
+  await s.feed(pcm, CHUNK);
+  const tr = await s.waitFor('session.transcript');
+  assert.equal(s.events.filter((e) => e.t === 'session.speech-ended').length, 1, 'one utterance across the pause');
+  const st = await s.stats();
+  assert.ok(st.earlyAsr >= 2, `an early request at the inner pause and at the end (${st.earlyAsr})`);
+  assert.equal(st.earlyAsrUsed, 1);
+  const samples = Number(tr.text.split(' ')[0]);
+  const started = s.events.find((e) => e.t === 'session.speech-started') as Extract<ListenOut, { t: 'session.speech-started' }>;
+  const audioFrom = (started.atMs - 300) * 16;
+  assert.ok(audioFrom + samples >= (500 + (a.length + b.length) / 16 + 300) * 16, 'the text covers the speech after the pause');
+  assert.equal(tr.text, `${samples} samples sum ${checksum(pcm.subarray(audioFrom, audioFrom + samples))}`);
+});
+
+test('early transcription is not used with a streaming ASR, nor when turned off', opts, async (t) => {
+  if (!sileroModel(t) || !speechTools(t)) return;
+  const h = await startListen(t);
+  const { pcm } = twoSentences();
+  for (const [id, asr, vad] of [
+    ['x3', { provider: { type: 'fixture', streaming: true }, registry: REGISTRY }, { ...VAD, early_asr_ms: 200 }],
+    ['x4', ASR, { ...VAD, early_asr_ms: 0 }],
+  ] as const) {
+    const s = await h.add(id, { asr, vad });
+    await s.feed(pcm, CHUNK);
+    const tr = await s.waitFor('session.transcript', (e) => e.utterance === 2);
+    const st = await s.stats();
+    assert.equal(st.earlyAsr, 0, `${id}: no early request`);
+    const ended = s.events.find((e) => e.t === 'session.speech-ended' && e.utterance === 2) as Extract<ListenOut, { t: 'session.speech-ended' }>;
+    assert.equal(Number(tr.text.split(' ')[0]), ended.audioMs * 16, `${id}: the whole utterance, end silence included`);
+  }
 });
