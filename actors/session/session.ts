@@ -33,6 +33,7 @@ export interface DialogueShared {
   activation(deviceId: string, clientId: string | undefined): Promise<{ bound: true } | { bound: false; text: string | undefined }>;
 }
 import type { Timer } from '../../runtime/clock.js';
+import { SlicedQueue } from '../../runtime/sliced.js';
 import type { ActorSystem } from '../../runtime/system.js';
 import type { Pacer } from '../pacer/pacer.js';
 import { Conversation, type ConversationDeps } from './conversation.js';
@@ -171,8 +172,11 @@ export const session = defineActor<State, SessionInit, SessionIn>({
       case 'session.end':
         return endPolitely(s, m.reason, m.graceMs, ctx.clock);
       case 'session.closed':
-        ctx.stopSelf();
-        return finish(s, `socket closed (${m.code})`);
+        teardowns.push(() => {
+          ctx.stopSelf();
+          finish(s, `socket closed (${m.code})`).catch((e: unknown) => s.init.log.error({ err: e }, 'session teardown failed'));
+        });
+        return;
       case 'session.info':
         return info(s);
       case 'session.tool-call':
@@ -323,6 +327,13 @@ async function finish(s: State, why: string): Promise<void> {
   s.init.log.info({ why, audioIn: s.audioIn, turns: s.talk.turns, sent: s.init.link.stats }, 'session ended');
   s.init.onEnded(info(s));
 }
+
+/**
+ * Sessions whose socket closed, torn down 2 ms of them per loop turn: a mass disconnect must not
+ * stall the sessions still talking (runtime/sliced.ts).
+ */
+// Each task catches its own failures; what reaches here is stopSelf() failing (a runtime bug).
+const teardowns = new SlicedQueue(2, (e) => process.emitWarning(`session teardown: ${String(e)}`));
 
 function info(s: State): SessionInfo {
   return {
