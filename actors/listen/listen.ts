@@ -17,7 +17,7 @@ import type { Timer } from '../../runtime/clock.js';
 import { E } from '../../runtime/errors.js';
 import type { VadState } from '../../providers/contracts/vad.js';
 import { AudioLog } from './audio-log.js';
-import { resolveAsr, UtteranceAsr } from './asr.js';
+import { resolveAsr, UtteranceAsr, type AsrOutcome } from './asr.js';
 import { PoolStateClient } from '../pools/client.js';
 import { workerVad, type VadBatcher } from './batcher.js';
 import { EchoDetector, type EchoVerdict } from './echo.js';
@@ -338,38 +338,53 @@ function finish(s: State, utt: Utterance, atSample: number, reason: SpeechEndRea
   s.stats.utterances++;
   const audioMs = ms(utt.written - utt.from);
   emit(s, { t: 'session.speech-ended', utterance: utt.id, atMs: ms(atSample), audioMs, reason });
-  let asr = utt.asr;
+  const asr = utt.asr;
   if (!asr) {
     emit(s, { t: 'session.utterance', utterance: utt.id, audioMs });
     return;
   }
-  // The pause an early transcription was made at is the one that ended the utterance: what
-  // came after it is silence, so its answer is this utterance's.
   const early = utt.early;
   utt.early = undefined;
   utt.chunks = undefined;
-  let headMs = 0;
+  let outcome: Promise<AsrOutcome>;
+  // The pause an early transcription was made at is the one that ended the utterance: what
+  // came after it is silence, so its answer is this utterance's. Should it fail, the whole
+  // utterance (still held by the batch stream, nothing sent yet) goes the usual way.
   if (early && early.quietFrom === atSample && reason === 'silence') {
-    asr.abort();
-    asr = early.asr;
-    headMs = performance.now() - asr.endedAt;
     s.stats.earlyAsrUsed++;
+    const decidedAt = performance.now();
+    s.asrInFlight.add(early.asr);
+    outcome = early.asr.outcome.then((r) => {
+      s.asrInFlight.delete(early.asr);
+      if (r.ok || r.code === E.XZ_ERR_ABORTED) {
+        asr.abort();
+        // From the end of speech decided to the text, as without an early request.
+        return r.ok ? { ...r, asrMs: Math.max(0, r.asrMs - (decidedAt - early.asr.endedAt)) } : r;
+      }
+      return endAsr(s, asr);
+    });
   } else {
     early?.asr.abort();
-    asr.end();
+    outcome = endAsr(s, asr);
   }
-  s.asrInFlight.add(asr);
-  void asr.outcome.then((r) => {
-    s.asrInFlight.delete(asr);
+  void outcome.then((r) => {
     if (r.ok) {
-      // From the end of speech decided to the text, as without an early request.
-      const asrMs = Math.max(0, r.asrMs - headMs);
-      const out: ListenOut = { t: 'session.transcript', utterance: utt.id, text: r.text, final: true, audioMs, asrMs };
+      const out: ListenOut = { t: 'session.transcript', utterance: utt.id, text: r.text, final: true, audioMs, asrMs: r.asrMs };
       if (r.language) out.language = r.language;
       emit(s, out);
     } else if (r.code !== E.XZ_ERR_ABORTED) {
       emit(s, { t: 'session.asr-failed', utterance: utt.id, audioMs, code: r.code, message: r.message });
     }
+  });
+}
+
+/** Ends an utterance's ASR stream; until its outcome, a stop or reset may abort it. */
+function endAsr(s: State, asr: UtteranceAsr): Promise<AsrOutcome> {
+  asr.end();
+  s.asrInFlight.add(asr);
+  return asr.outcome.then((r) => {
+    s.asrInFlight.delete(asr);
+    return r;
   });
 }
 

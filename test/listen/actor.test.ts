@@ -315,3 +315,16 @@ test('early transcription is not used with a streaming ASR, nor when turned off'
     assert.equal(Number(tr.text.split(' ')[0]), ended.audioMs * 16, `${id}: the whole utterance, end silence included`);
   }
 });
+
+test('early transcription that fails: the whole utterance is transcribed the usual way', opts, async (t) => {
+  if (!sileroModel(t) || !speechTools(t)) return;
+  const h = await startListen(t);
+  const s = await h.add('x5', { asr: { provider: { type: 'fixture', failFirst: true }, registry: REGISTRY }, vad: { ...VAD, early_asr_ms: 200 } });
+  const a = speak('Turn on the kitchen lights.', 'en-us+f3');
+  await s.feed(concat(silence(500), a, silence(1000)), CHUNK);
+  const tr = await s.waitFor('session.transcript');
+  const ended = s.events.find((e) => e.t === 'session.speech-ended') as Extract<ListenOut, { t: 'session.speech-ended' }>;
+  assert.equal(Number(tr.text.split(' ')[0]), ended.audioMs * 16, 'the whole utterance, end silence included');
+  assert.equal(s.events.filter((e) => e.t === 'session.asr-failed').length, 0, 'the failed early request is not reported');
+  assert.equal((await s.stats()).earlyAsrUsed, 1);
+});
