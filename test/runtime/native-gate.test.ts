@@ -50,7 +50,7 @@ test('a worker that is not in a native call is terminated at once', T, async (t)
   await sys.request('a', { t: 'echo.native', cell: cell.buffer as SharedArrayBuffer, ms: 1 });
   const t0 = performance.now();
   await sys.pool('w').terminateWorker(0);
-  assert.ok(performance.now() - t0 < 500);
+  assert.ok(performance.now() - t0 < 1500, "well short of the 2 s a native call in flight may take");
 });
 
 test('an async native call holds the gate until it settles; a later one is held back, the loop keeps turning', T, async (t) => {
