@@ -241,8 +241,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     Promise.all(
       system.stats().pools.flatMap((p) =>
         system.pool(p.name).slots.filter((s) => s.alive).map(async (slot) => {
-          const st = await system.pool(p.name).control<{ heapUsedMb: number; externalMb: number; actors: number }>(slot, { t: 'host.stats' }).catch(() => undefined);
-          return [slot.name, st ? { actors: st.actors, heap_mb: st.heapUsedMb, external_mb: st.externalMb } : 'unresponsive'] as [string, unknown];
+          const st = await system.pool(p.name).control<{ heapUsedMb: number; externalMb: number; actors: number; counters?: Record<string, number> }>(slot, { t: 'host.stats' }).catch(() => undefined);
+          return [slot.name, st ? { actors: st.actors, heap_mb: st.heapUsedMb, external_mb: st.externalMb, ...(st.counters ? { counters: st.counters } : {}) } : 'unresponsive'] as [string, unknown];
         }),
       ),
     );

@@ -108,6 +108,8 @@ export interface ActorModule {
   boot?(data: unknown): void | Promise<void>;
   /** Releases what boot loaded, after every actor stopped. */
   shutdown?(): void | Promise<void>;
+  /** Running totals of this worker's actors (utterances, barge-ins, …), for the status page. */
+  counters?(): Record<string, number>;
 }
 
 export function isThenable(x: unknown): x is PromiseLike<unknown> {

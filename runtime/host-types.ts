@@ -15,6 +15,8 @@ export interface HostOptions {
   requestTimeoutMs?: number;
   /** Where unknown addresses go: the main thread, for a worker's host. */
   parent?: Channel;
+  /** The loaded modules' running totals, reported with the host's stats. */
+  counters?: () => Record<string, number>;
   /** An actor's handler threw on a message nobody waited for. */
   onFault?: (addr: string, err: WireError) => void;
   /** Host control messages this host does not handle itself (ports, stop) go here. */
@@ -60,5 +62,7 @@ export interface HostStats {
   /** This thread's V8 heap in use and its off-heap buffers, MB: where memory grows, per thread. */
   heapUsedMb: number;
   externalMb: number;
+  /** The modules' own running totals (ActorModule.counters), when they keep any. */
+  counters?: Record<string, number>;
 }
 

@@ -47,6 +47,7 @@ export class ActorHost {
   readonly #parent: Channel | undefined;
   readonly #onFault: ((addr: string, err: WireError) => void) | undefined;
   readonly #onControl: ((msg: HostMsg, from: Channel | null) => unknown) | undefined;
+  readonly #counters: (() => Record<string, number>) | undefined;
   #nextId = 1;
   #faults = 0;
   #noRoute = 0;
@@ -61,6 +62,7 @@ export class ActorHost {
     this.#parent = opts.parent;
     this.#onFault = opts.onFault;
     this.#onControl = opts.onControl;
+    this.#counters = opts.counters;
   }
 
   // ── actors ──────────────────────────────────────────────────────────────────────────────
@@ -325,6 +327,7 @@ export class ActorHost {
       faults: this.#faults,
       forwarded: this.#forwarded,
       ...threadMemory(),
+      ...(this.#counters ? { counters: this.#counters() } : {}),
     };
   }
 

@@ -120,6 +120,7 @@ async function main(): Promise<void> {
     kinds,
     parent,
     onControl: (msg) => control(msg),
+    ...(modules.some((m) => m.counters) ? { counters: () => Object.assign({}, ...modules.map((m) => m.counters?.() ?? {})) as Record<string, number> } : {}),
     ...(boot.requestTimeoutMs ? { requestTimeoutMs: boot.requestTimeoutMs } : {}),
   });
   port.on('message', (f: Frame) => host.receive(f, parent));

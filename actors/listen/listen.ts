@@ -35,6 +35,13 @@ const CONFIRM_WINDOWS = 2;
 const STOP_GRACE_MS = 300;
 const ms = (samples: number) => (samples * 1000) / RATE;
 
+/**
+ * This worker's totals over all its sessions, for the status page: how often speech over a
+ * reply was the device's own echo, how often the user barged in, and how many early
+ * transcriptions were used (the rest were paid for and dropped).
+ */
+export const totals = { utterances: 0, bargeIns: 0, echoRejected: 0, earlyAsr: 0, earlyAsrUsed: 0 };
+
 interface Utterance {
   id: number;
   /** held: heard over playback and not yet shown to be the user; open: reported and transcribed. */
@@ -205,6 +212,7 @@ function earlyAsr(s: State, utt: Utterance): void {
   asr.end();
   utt.early = { asr, quietFrom: quiet };
   s.stats.earlyAsr++;
+  totals.earlyAsr++;
 }
 
 /** A stop that overtook its audio: runs when frame `seq` has been handled, or after a grace. */
@@ -261,6 +269,7 @@ function onEvent(s: State, ev: EndpointEvent): void {
     const v = short ? s.echo.judge(utt.speechAt, ev.atSample) : undefined;
     if (!v || v.echo || v.frames < 20) {
       s.stats.echoRejected++;
+      totals.echoRejected++;
       s.utt = undefined;
       return;
     }
@@ -305,7 +314,10 @@ function judgeHeld(s: State): void {
 
 function open(s: State, utt: Utterance, atSample: number): void {
   utt.phase = 'open';
-  if (utt.bargeIn) s.stats.bargeIns++;
+  if (utt.bargeIn) {
+    s.stats.bargeIns++;
+    totals.bargeIns++;
+  }
   if (s.asr) {
     utt.asr = new UtteranceAsr(s.asr, (s.pool ??= new PoolStateClient(s.ctx)));
     if (s.earlyAfter > 0) utt.chunks = [];
@@ -336,6 +348,7 @@ function finish(s: State, utt: Utterance, atSample: number, reason: SpeechEndRea
   write(s, utt, upTo);
   s.utt = undefined;
   s.stats.utterances++;
+  totals.utterances++;
   const audioMs = ms(utt.written - utt.from);
   emit(s, { t: 'session.speech-ended', utterance: utt.id, atMs: ms(atSample), audioMs, reason });
   const asr = utt.asr;
@@ -352,6 +365,7 @@ function finish(s: State, utt: Utterance, atSample: number, reason: SpeechEndRea
   // utterance (still held by the batch stream, nothing sent yet) goes the usual way.
   if (early && early.quietFrom === atSample && reason === 'silence') {
     s.stats.earlyAsrUsed++;
+    totals.earlyAsrUsed++;
     const decidedAt = performance.now();
     s.asrInFlight.add(early.asr);
     outcome = early.asr.outcome.then((r) => {

@@ -14,7 +14,7 @@ import type { ActorModule } from '../../runtime/actor.js';
 import { SileroVad, type SileroVadConfig } from '../../providers/vad/silero.js';
 import { closeAsrProviders, configureWorkerAsr, type WorkerAsrConfig } from './asr.js';
 import { installWorkerVad, releaseWorkerVad } from './batcher.js';
-import { listen } from './listen.js';
+import { listen, totals } from './listen.js';
 
 export interface ListenBoot extends WorkerAsrConfig {
   vad?: SileroVadConfig | null;
@@ -28,6 +28,11 @@ export async function boot(data: unknown): Promise<void> {
   const model = await SileroVad.create(cfg.vad ?? {});
   installWorkerVad(model, cfg.maxBatch !== undefined ? { maxBatch: cfg.maxBatch } : {});
   configureWorkerAsr(cfg);
+}
+
+/** This worker's totals over every session it has hosted. */
+export function counters(): Record<string, number> {
+  return { ...totals };
 }
 
 export async function shutdown(): Promise<void> {

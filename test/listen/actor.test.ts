@@ -257,6 +257,11 @@ test('early transcription: a pause that ends the utterance was already being tra
   await s.waitFor('session.transcript', (e) => e.utterance === 2);
   const st = await s.stats();
   assert.equal(st.earlyAsrUsed, 2, 'both utterances were answered by their early request');
+  // The worker's totals, as the status page shows them, count them too.
+  const pool = h.sys.pool('listen');
+  const counters = await Promise.all(pool.slots.filter((x) => x.alive).map((x) => pool.control<{ counters?: Record<string, number> }>(x, { t: 'host.stats' })));
+  const used = counters.reduce((n, c) => n + (c.counters?.['earlyAsrUsed'] ?? 0), 0);
+  assert.ok(used >= 2, `worker totals: ${JSON.stringify(counters.map((c) => c.counters))}`);
   for (let i = 0; i < 2; i++) {
     const started = s.events.find((e) => e.t === 'session.speech-started' && e.utterance === i + 1) as Extract<ListenOut, { t: 'session.speech-started' }>;
     const ended = s.events.find((e) => e.t === 'session.speech-ended' && e.utterance === i + 1) as Extract<ListenOut, { t: 'session.speech-ended' }>;
