@@ -51,6 +51,17 @@ const asrFactories: Readonly<Record<string, Factory<AsrProvider>>> = {
   sherpa: async (a) => (await import('./asr/sherpa/index.js')).createSherpaAsr(a.name, a.cfg, () => spawnerOf(a)(), a.path),
 };
 
+/** Vendors spoken to over a WebSocket, probed by their own handshake (HTTP ones by `base_url`). */
+const wsProbes: Readonly<Record<'asr' | 'tts', Readonly<Record<string, Factory<HttpProbe>>>>> = {
+  tts: {
+    edge: async (a) => (await import('./tts/edge/index.js')).edgeProbe(a.cfg, a.path),
+    volc: async (a) => (await import('./tts/volc/index.js')).volcTtsProbe(a.cfg, a.path),
+  },
+  asr: {
+    volc: async (a) => (await import('./asr/volc/index.js')).volcAsrProbe(a.cfg, a.path),
+  },
+};
+
 export const ttsTypes: readonly string[] = Object.keys(ttsFactories);
 
 /** Vendors whose TTS takes text as it is written (`open()`), known before any instance exists. */
@@ -94,9 +105,7 @@ export async function createAsr(name: string, cfg: ProviderConfig, deps: Provide
 export async function probeFor(stage: 'llm' | 'asr' | 'tts', name: string, cfg: ProviderConfig): Promise<HttpProbe | undefined> {
   const http = httpProbeFor(cfg);
   if (http) return http;
-  const path = `providers.${stage}.${name}`;
-  if (stage === 'tts' && cfg.type === 'edge') return (await import('./tts/edge/index.js')).edgeProbe(cfg, path);
-  if (stage === 'tts' && cfg.type === 'volc') return (await import('./tts/volc/index.js')).volcTtsProbe(cfg, path);
-  if (stage === 'asr' && cfg.type === 'volc') return (await import('./asr/volc/index.js')).volcAsrProbe(cfg, path);
-  return undefined;
+  const table = stage === 'llm' ? undefined : wsProbes[stage];
+  const ws = table && Object.hasOwn(table, cfg.type) ? table[cfg.type] : undefined;
+  return ws?.({ name, cfg, deps: {}, path: `providers.${stage}.${name}` });
 }

@@ -157,7 +157,6 @@ export interface LocalTime {
   readonly zone: string;
 }
 
-/** Numeric, locale-independent date and time in a zone, so models of any language read it alike. */
 /** Formatters by zone: building one costs ~0.1 ms, and every turn's prompt needs one. */
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
@@ -183,6 +182,7 @@ function formatterFor(timeZone: string | undefined): Intl.DateTimeFormat {
   return fmt;
 }
 
+/** Numeric, locale-independent date and time in a zone, so models of any language read it alike. */
 export function formatLocalTime(epochMs: number, timeZone?: string): LocalTime {
   const fmt = formatterFor(timeZone);
   const parts = new Map(fmt.formatToParts(new Date(epochMs)).map((p) => [p.type, p.value]));

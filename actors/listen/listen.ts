@@ -42,6 +42,12 @@ const ms = (samples: number) => (samples * 1000) / RATE;
  */
 export const totals = { utterances: 0, bargeIns: 0, echoRejected: 0, earlyAsr: 0, earlyAsrUsed: 0 };
 
+/** One more of `k`, for the session and for the worker's totals. */
+function count(s: State, k: keyof typeof totals): void {
+  s.stats[k]++;
+  totals[k]++;
+}
+
 interface Utterance {
   id: number;
   /** held: heard over playback and not yet shown to be the user; open: reported and transcribed. */
@@ -211,8 +217,7 @@ function earlyAsr(s: State, utt: Utterance): void {
   for (const pcm of utt.chunks) asr.write(pcm);
   asr.end();
   utt.early = { asr, quietFrom: quiet };
-  s.stats.earlyAsr++;
-  totals.earlyAsr++;
+  count(s, 'earlyAsr');
 }
 
 /** A stop that overtook its audio: runs when frame `seq` has been handled, or after a grace. */
@@ -268,8 +273,7 @@ function onEvent(s: State, ev: EndpointEvent): void {
     const short = ev.atSample - utt.speechAt < s.echoWindow;
     const v = short ? s.echo.judge(utt.speechAt, ev.atSample) : undefined;
     if (!v || v.echo || v.frames < 20) {
-      s.stats.echoRejected++;
-      totals.echoRejected++;
+      count(s, 'echoRejected');
       s.utt = undefined;
       return;
     }
@@ -314,10 +318,7 @@ function judgeHeld(s: State): void {
 
 function open(s: State, utt: Utterance, atSample: number): void {
   utt.phase = 'open';
-  if (utt.bargeIn) {
-    s.stats.bargeIns++;
-    totals.bargeIns++;
-  }
+  if (utt.bargeIn) count(s, 'bargeIns');
   if (s.asr) {
     utt.asr = new UtteranceAsr(s.asr, (s.pool ??= new PoolStateClient(s.ctx)));
     if (s.earlyAfter > 0) utt.chunks = [];
@@ -347,8 +348,7 @@ function write(s: State, utt: Utterance, upTo = s.ep.position): void {
 function finish(s: State, utt: Utterance, atSample: number, reason: SpeechEndReason, upTo = s.ep.position): void {
   write(s, utt, upTo);
   s.utt = undefined;
-  s.stats.utterances++;
-  totals.utterances++;
+  count(s, 'utterances');
   const audioMs = ms(utt.written - utt.from);
   emit(s, { t: 'session.speech-ended', utterance: utt.id, atMs: ms(atSample), audioMs, reason });
   const asr = utt.asr;
@@ -364,8 +364,7 @@ function finish(s: State, utt: Utterance, atSample: number, reason: SpeechEndRea
   // came after it is silence, so its answer is this utterance's. Should it fail, the whole
   // utterance (still held by the batch stream, nothing sent yet) goes the usual way.
   if (early && early.quietFrom === atSample && reason === 'silence') {
-    s.stats.earlyAsrUsed++;
-    totals.earlyAsrUsed++;
+    count(s, 'earlyAsrUsed');
     const decidedAt = performance.now();
     s.asrInFlight.add(early.asr);
     outcome = early.asr.outcome.then((r) => {

@@ -330,9 +330,9 @@ async function finish(s: State, why: string): Promise<void> {
 
 /**
  * Sessions whose socket closed, torn down 2 ms of them per loop turn: a mass disconnect must not
- * stall the sessions still talking (runtime/sliced.ts).
+ * stall the sessions still talking (runtime/sliced.ts). Each task catches its own failures; what
+ * reaches onError is stopSelf() failing, a runtime bug.
  */
-// Each task catches its own failures; what reaches here is stopSelf() failing (a runtime bug).
 const teardowns = new SlicedQueue(2, (e) => process.emitWarning(`session teardown: ${String(e)}`));
 
 function info(s: State): SessionInfo {
