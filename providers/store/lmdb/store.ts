@@ -17,9 +17,14 @@
  * is dropped, an entry without its row still reads as absent once due and is only never freed.
  *
  * Writes are LMDB's batched async writes: a put's promise resolves when its transaction has
- * committed, which survives a crash of this process; `flush()` waits for the disk sync that
- * follows (overlapping sync). `update` runs its callback inside an LMDB write transaction, which
- * serialises it against every other writer, in this process or another.
+ * committed and synced to disk (`flush()` is then only a barrier for writes still queued).
+ * `update` runs its callback inside an LMDB write transaction, which serialises it against every
+ * other writer, in this process or another.
+ *
+ * lmdb-js's `overlappingSync` (commit now, sync during the next transaction) is switched off: with
+ * a second process writing the same store it lost committed updates (two processes and the parent
+ * incrementing one counter: 10 runs in 150 ended one short; with it off, 0 in 120). Measured here,
+ * a sequential put costs 0.26 ms either way.
  */
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { XzError } from '../../../runtime/errors.js';
@@ -68,7 +73,7 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<LmdbStore> 
     // noSubdir: false so a path with a dot in it (./data.d) is still a directory, not a file.
     // strictAsyncOrder: by default LMDB runs queued transaction callbacks (our `update`) after
     // the plain puts of the same batch, so `update(k); put(k)` would end with the update's value.
-    env = open({ path: opts.path, noSubdir: false, maxDbs: 4, strictAsyncOrder: true });
+    env = open({ path: opts.path, noSubdir: false, maxDbs: 4, strictAsyncOrder: true, overlappingSync: false });
   } catch (err) {
     throw new XzError(ST.XZ_ERR_STORE_OPEN, `cannot open LMDB store at ${opts.path}: ${err instanceof Error ? err.message : String(err)}`, {
       cause: err,
