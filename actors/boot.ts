@@ -95,7 +95,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   // terminated if it hangs; the listen worker may not (onnxruntime aborts the process).
   system.addPool({ name: 'codec', size: config.workers.codec, modules: [mod('codec/module')], terminable: true });
   const asr = providerSlice('asr');
-  system.addPool({ name: 'listen', size: config.workers.listen, modules: [mod('listen/module')], data: { asr: asr.instances, chain: asr.chain, spawner: spawner.address } });
+  system.addPool({ name: 'listen', size: config.workers.listen, modules: [mod('listen/module')], data: { asr: asr.instances, chain: asr.chain, spawner: spawner.address, hints: config.dialogue.hotwords } });
   const llm = providerSlice('llm');
   const vllm = {
     instances: Object.fromEntries(config.pipeline.vllm.map((n) => [n, config.providers.vllm[n]])),

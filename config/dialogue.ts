@@ -1,12 +1,10 @@
 /**
- * Proposed config keys for the dialogue brain, as zod schemas the lead can paste into
- * config/schema.ts (this folder may not edit config/). Written in the same style as that file:
- * numbers and booleans also accepted in their text form, because a `${VAR}` can only produce a
- * string.
+ * The config keys of the dialogue brain, spread into config/schema.ts. Numbers and booleans are
+ * also accepted in their text form, because a `${VAR}` can only produce a string.
  *
- *   dialogue: { wake_words (exists), assistant_name, timezone, history_tokens, memory, exit_phrases,
- *               greeting, wake_tail_ms, idle_farewell_s, idle_close_s, farewell_prompt,
- *               activation_prompt }
+ *   dialogue: { wake_words, hotwords, assistant_name, timezone, history_tokens, memory,
+ *               exit_phrases, greeting, wake_tail_ms, idle_farewell_s, idle_close_s,
+ *               farewell_prompt, activation_prompt }
  *   tools:    { weather: { url, key, timeout_ms, default_city }, music: { dir }, voices: [...] }
  */
 import { z } from 'zod';
@@ -46,6 +44,11 @@ const memory = z.strictObject({
 export const dialogueShape = {
   /** Texts a device sends in `listen detect` that mean "wake up" (already in config/schema.ts). */
   wake_words: z.array(z.string().min(1)).default(DEFAULT_WAKE_WORDS),
+  /**
+   * Words speech recognition should favour (names, products). Passed to every ASR as its hints:
+   * Doubao's hotword corpus, OpenAI's transcription prompt, sherpa offline transducers.
+   */
+  hotwords: z.array(z.string().trim().min(1).max(64)).max(200).default([]),
   /** `{{assistant_name}}` in prompt templates. */
   assistant_name: z.string().min(1).default('小智'),
   /** IANA zone for `{{datetime}}` and get_current_time; null = the server's zone. */

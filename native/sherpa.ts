@@ -40,6 +40,15 @@ interface ModelCommon {
   numThreads: number;
   provider: string;
   debug: number;
+  /** How hotword text becomes tokens: cjkchar, bpe or cjkchar+bpe; unset, hotwords are tokens. */
+  modelingUnit?: string;
+  bpeVocab?: string;
+}
+
+/** Contextual biasing (transducers with modified_beam_search). */
+interface Hotwords {
+  hotwordsFile?: string;
+  hotwordsScore?: number;
 }
 
 export interface OnlineModelConfig extends ModelCommon {
@@ -48,7 +57,7 @@ export interface OnlineModelConfig extends ModelCommon {
   zipformer2Ctc?: { model: string };
 }
 
-export interface OnlineRecognizerConfig {
+export interface OnlineRecognizerConfig extends Hotwords {
   featConfig: FeatureConfig;
   modelConfig: OnlineModelConfig;
   decodingMethod: string;
@@ -64,7 +73,7 @@ export interface OfflineModelConfig extends ModelCommon {
   whisper?: { encoder: string; decoder: string; language: string; task: string };
 }
 
-export interface OfflineRecognizerConfig {
+export interface OfflineRecognizerConfig extends Hotwords {
   featConfig: FeatureConfig;
   modelConfig: OfflineModelConfig;
   decodingMethod: string;
@@ -118,7 +127,8 @@ export interface OfflineResult {
 }
 
 export interface OfflineRecognizer {
-  createStream(): OfflineStream;
+  /** `hotwords`: phrases for this stream only, separated by '/'. */
+  createStream(hotwords?: string): OfflineStream;
   /** Decodes on a libuv pool thread; the calling thread stays free. */
   decodeAsync(s: OfflineStream): Promise<OfflineResult>;
 }

@@ -5,8 +5,8 @@
  * names (tests use a fixture provider this way). Loading it lazily keeps workers that never
  * transcribe from importing vendor code.
  *
- * The worker's default ASR comes from the pool data (the pipeline's `asr` chain, its instances
- * and the spawner's address); a session's init may name another or none.
+ * The worker's default ASR comes from the pool data (the pipeline's `asr` chain, its instances,
+ * the spawner's address and the hotwords); a session's init may name another or none.
  */
 import type { AsrEvent, AsrOptions, AsrProvider, AsrStream } from '../../providers/contracts/asr.js';
 import { E, XzError } from '../../runtime/errors.js';
@@ -28,6 +28,8 @@ export interface WorkerAsrConfig {
   /** `pipeline.asr`: instance names in order of preference. */
   chain?: readonly string[];
   spawner?: string;
+  /** `dialogue.hotwords`: every utterance's ASR hints. */
+  hints?: readonly string[];
   /** A registry module other than providers/registry (tests). */
   asrRegistry?: string;
 }
@@ -47,6 +49,7 @@ export function configureWorkerAsr(cfg: WorkerAsrConfig): void {
   const chain = (cfg.chain ?? []).filter((n) => cfg.asr?.[n]).map((n) => ({ name: n, provider: cfg.asr![n]! }));
   if (chain.length > 1) spec.chain = chain;
   if (cfg.spawner) spec.spawner = cfg.spawner;
+  if (cfg.hints && cfg.hints.length > 0) spec.hints = [...cfg.hints];
   if (cfg.asrRegistry) spec.registry = cfg.asrRegistry;
   workerDefault = spec;
 }

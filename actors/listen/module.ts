@@ -7,8 +7,8 @@
  *   vad?       the `providers.vad` instance: `{ type: 'silero', model?: path, threads?: n }`;
  *              default: native/models/silero_vad.onnx, one thread
  *   maxBatch?  most windows scored in one model call (default 64)
- *   asr?, chain?, spawner?   the pipeline's ASR instances, their order and the spawner's address:
- *              the default ASR of every session on this worker (see asr.ts)
+ *   asr?, chain?, spawner?, hints?   the pipeline's ASR instances, their order, the spawner's
+ *              address and dialogue.hotwords: the default ASR of every session on this worker
  */
 import type { ActorModule } from '../../runtime/actor.js';
 import { SileroVad, type SileroVadConfig } from '../../providers/vad/silero.js';

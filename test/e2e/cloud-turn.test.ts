@@ -31,12 +31,16 @@ test('Doubao ASR + OpenAI-compatible model + Edge TTS: a spoken question gets a 
       tts: { edge: { type: 'edge', url: edge.url } },
     },
     pipeline: { asr: ['doubao'], llm: ['gpt'], tts: ['edge'] },
+    dialogue: { hotwords: ['小智', 'Espressif'] },
   });
   const dev = await TestDevice.connect(server.wsUrl, { headers: deviceHeaders() });
   const hello = await dev.hello({ features: {} });
   const rate = (hello['audio_params'] as { sample_rate: number }).sample_rate;
   dev.sendJson({ session_id: hello['session_id'], type: 'listen', state: 'start', mode: 'auto' });
   void streamRealtime(dev, [...silenceFrames(3), ...opusFrames(speechPcm('what time is it')), ...silenceFrames(60)]);
+  // dialogue.hotwords reach the recognizer as Doubao's hotword corpus.
+  const corpus = ((await asr.closed(0, 40_000)).request?.['request'] as { corpus?: { context: string } } | undefined)?.corpus;
+  assert.deepEqual(JSON.parse(corpus?.context ?? '{}'), { hotwords: [{ word: '小智' }, { word: 'Espressif' }] });
   await dev.next((r) => r.kind === 'json' && r.value['type'] === 'tts' && r.value['state'] === 'stop', 40_000);
   const json = dev.received.filter((r) => r.kind === 'json').map((r) => (r as { value: Record<string, unknown> }).value);
   assert.equal(json.find((m) => m['type'] === 'stt')?.['text'], 'what time is it');

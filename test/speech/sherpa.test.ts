@@ -49,53 +49,7 @@ const codeAndMessage = (code: string, ...patterns: RegExp[]) => (e: { code?: str
 
 // ---- a fake addon with the real one's shape ------------------------------------------------------
 
-// CommonJS, loaded both in this thread (through native/sherpa.ts, as the providers load the real
-// addon) and by the model probe in a child process. A model file whose content starts with
-// "crash" makes it exit(255) at load, as sherpa-onnx does with a wrong model. `control` steers it
-// from the tests (require's cache makes it the same object the providers hold).
-const FAKE_ADDON = String.raw`
-const fs = require('node:fs');
-const control = { decodeMs: 0, slowNext: 0, failNext: false, inflight: 0, maxInflight: 0, loads: 0, rate: 0 };
-const crashes = (file) => { if (fs.readFileSync(file, 'utf8').startsWith('crash')) { process.stderr.write('fake: model metadata missing\n'); process.exit(255); } };
-const busy = (ms) => { const end = Date.now() + ms; while (Date.now() < end); };
-const CHUNK = 5120; // 320 ms at 16 kHz, as a streaming Zipformer decodes
-const words = (n) => Array.from({ length: Math.floor(n / 4000) }, (_, i) => 'w' + i).join(' ');
-const failing = () => { if (control.failNext) { control.failNext = false; throw new Error('fake engine failure'); } };
-async function tracked(fn) {
-  const ms = control.slowNext || control.decodeMs || 5;
-  control.slowNext = 0;
-  control.inflight++; control.maxInflight = Math.max(control.maxInflight, control.inflight);
-  try { await new Promise((r) => setTimeout(r, ms)); failing(); return fn(); } finally { control.inflight--; }
-}
-class OnlineRecognizer {
-  constructor(cfg) { const m = cfg.modelConfig; crashes((m.transducer || m.paraformer || {}).encoder || m.zipformer2Ctc.model); control.loads++; }
-  createStream() { return { accepted: 0, decoded: 0, finished: false, acceptWaveform(w) { this.accepted += w.samples.length; }, inputFinished() { this.finished = true; } }; }
-  isReady(s) { return s.accepted - s.decoded >= CHUNK || (s.finished && s.decoded < s.accepted); }
-  decode(s) { failing(); busy(control.decodeMs); s.decoded += Math.min(CHUNK, s.accepted - s.decoded); }
-  getResult(s) { return { text: words(s.decoded) }; }
-}
-class OfflineRecognizer {
-  constructor(cfg) { const m = cfg.modelConfig; crashes((m.senseVoice || m.paraformer || {}).model || (m.whisper || m.transducer).encoder); control.loads++; }
-  static async createAsync(cfg) { return new OfflineRecognizer(cfg); }
-  createStream() { return { n: 0, acceptWaveform(w) { this.n += w.samples.length; } }; }
-  decode() {}
-  getResult() { return { text: '' }; }
-  decodeAsync(s) { return tracked(() => ({ text: ' heard ' + s.n + ' samples ', lang: '<|zh|>' })); }
-}
-const speech = (text, sid, speed) => {
-  const out = new Float32Array(Math.round((text.length * 0.07 * 22050) / speed));
-  for (let i = 0; i < out.length; i++) out[i] = 0.5 * Math.sin(i * 0.05 + sid + text.length);
-  return out;
-};
-class OfflineTts {
-  constructor(cfg) { crashes(cfg.model.vits.model); control.loads++; this.sampleRate = 22050; this.numSpeakers = 3; }
-  static async createAsync(cfg) { return new OfflineTts(cfg); }
-  generateAsync(req) { return tracked(() => { const sampleRate = control.rate || 22050; control.rate = 0; return { samples: speech(req.text, req.sid, req.speed), sampleRate }; }); }
-}
-module.exports = { version: 'fake', OnlineRecognizer, OfflineRecognizer, OfflineTts, control, speech };
-`;
-const FAKE = join(scratch, 'fake-sherpa.cjs');
-writeFileSync(FAKE, FAKE_ADDON);
+const FAKE = fileURLToPath(new URL('../fixtures/speech/fake-sherpa.cjs', import.meta.url));
 interface FakeControl {
   decodeMs: number;
   slowNext: number;
@@ -104,6 +58,7 @@ interface FakeControl {
   maxInflight: number;
   loads: number;
   rate: number;
+  hotwords: (string | undefined)[];
 }
 const fake = createRequire(import.meta.url)(FAKE) as { control: FakeControl; speech(text: string, sid: number, speed: number): Float32Array };
 const viaFake = { specifier: FAKE };

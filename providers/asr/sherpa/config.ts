@@ -3,6 +3,7 @@
  * addon config it becomes. Each model kind names the files it needs; all are required.
  */
 import { z } from 'zod';
+import { E, XzError } from '../../../runtime/errors.js';
 import type { FeatureConfig, OfflineRecognizerConfig, OnlineRecognizerConfig } from '../../../native/sherpa.js';
 import { UPLINK_RATE } from '../../contracts/audio.js';
 import { EXECUTION_PROVIDERS, boolean, numeric, parseWith, resolveModelPaths } from '../../sherpa/common.js';
@@ -57,6 +58,19 @@ const model = z.discriminatedUnion('kind', [
   }),
 ]);
 
+/**
+ * Contextual biasing, transducer kinds with modified_beam_search only. `file` is sherpa-onnx's
+ * hotwords file (one phrase per line, optional ` :score`); with `modeling_unit` set, phrases (and
+ * the per-utterance hints, offline kinds) are plain words, else tokens from tokens.txt.
+ */
+const hotwords = z.strictObject({
+  file: file().optional(),
+  score: num(0, 100).default(1.5),
+  modeling_unit: z.enum(['cjkchar', 'bpe', 'cjkchar+bpe']).optional(),
+  /** bpe.vocab of the model; needed when modeling_unit has bpe. */
+  bpe_vocab: file().optional(),
+});
+
 export const asrSchema = z.strictObject({
   type: z.literal('sherpa').optional(),
   /** The pool adapter's per-instance limits (actors/boot.ts reads them). */
@@ -69,6 +83,7 @@ export const asrSchema = z.strictObject({
   /** modified_beam_search is for transducers only. */
   decoding_method: z.enum(['greedy_search', 'modified_beam_search']).default('greedy_search'),
   max_active_paths: int(1, 64).default(4),
+  hotwords: hotwords.optional(),
   /** BCP 47 primary tags this model knows, or 'any'. A request in another language is refused
    *  (XZ_ERR_ASR_LANGUAGE) so a fallback chain can move on. */
   languages: z.union([z.literal('any'), z.array(z.string().min(1)).min(1)]).default('any'),
@@ -89,18 +104,37 @@ export interface SherpaAsrConfig {
   /** What the addon gets (absolute, checked paths). */
   native: OnlineRecognizerConfig | OfflineRecognizerConfig;
   languages: readonly string[] | 'any';
+  /** Per-utterance hints can go to the stream as words (offline transducer, words modelling unit). */
+  streamHints: boolean;
+}
+
+/** The rules zod cannot see: hotwords need a transducer, beam search and, for bpe, the vocab. */
+function checkHotwords(o: z.output<typeof asrSchema>, path: string): void {
+  const h = o.hotwords;
+  if (!h) return;
+  const problems: { path: string; message: string }[] = [];
+  if (!o.model.kind.endsWith('-transducer')) problems.push({ path: `${path}.hotwords`, message: `only transducer models take hotwords, not ${o.model.kind}` });
+  if (o.decoding_method !== 'modified_beam_search') problems.push({ path: `${path}.decoding_method`, message: 'hotwords need modified_beam_search' });
+  if (h.modeling_unit?.includes('bpe') && !h.bpe_vocab) problems.push({ path: `${path}.hotwords.bpe_vocab`, message: `required for modeling_unit ${h.modeling_unit}` });
+  if (problems.length === 0) return;
+  throw new XzError(E.XZ_ERR_CONFIG_INVALID, problems.map((p) => `${p.path}: ${p.message}`).join('; '), { details: { path: problems[0]!.path, issues: problems } });
 }
 
 /** Checks the slice, resolves and checks the model files, and builds the addon config. */
 export function parseSherpaAsrConfig(cfg: Record<string, unknown>, path = 'providers.asr.sherpa'): SherpaAsrConfig {
   const o = parseWith(asrSchema, cfg, path);
+  checkHotwords(o, path);
   const m = o.model;
+  const h = o.hotwords;
   const names = Object.entries(m.files as Record<string, string>).map(([key, value]) => ({ key, value, at: `${path}.model.files.${key}` }));
+  if (h?.file) names.push({ key: 'hotwords', value: h.file, at: `${path}.hotwords.file` });
+  if (h?.bpe_vocab) names.push({ key: 'bpe_vocab', value: h.bpe_vocab, at: `${path}.hotwords.bpe_vocab` });
   const abs = resolveModelPaths({ value: m.dir, at: `${path}.model.dir` }, names);
   const f = (k: string): string => abs.get(k)!;
   const featConfig: FeatureConfig = { sampleRate: UPLINK_RATE, featureDim: o.feature_dim };
-  const common = { tokens: f('tokens'), numThreads: o.num_threads, provider: o.provider, debug: o.debug ? 1 : 0 };
-  const decoding = { decodingMethod: o.decoding_method, maxActivePaths: o.max_active_paths };
+  const units = h?.modeling_unit ? { modelingUnit: h.modeling_unit, ...(h.bpe_vocab ? { bpeVocab: f('bpe_vocab') } : {}) } : {};
+  const common = { tokens: f('tokens'), numThreads: o.num_threads, provider: o.provider, debug: o.debug ? 1 : 0, ...units };
+  const decoding = { decodingMethod: o.decoding_method, maxActivePaths: o.max_active_paths, ...(h ? { hotwordsScore: h.score, ...(h.file ? { hotwordsFile: f('hotwords') } : {}) } : {}) };
   let native: OnlineRecognizerConfig | OfflineRecognizerConfig;
   switch (m.kind) {
     case 'online-transducer':
@@ -131,5 +165,6 @@ export function parseSherpaAsrConfig(cfg: Record<string, unknown>, path = 'provi
     online: m.kind.startsWith('online-'),
     native,
     languages: o.languages === 'any' ? 'any' : o.languages.map((l) => l.toLowerCase()),
+    streamHints: m.kind === 'offline-transducer' && h?.modeling_unit !== undefined,
   };
 }

@@ -30,14 +30,20 @@
  *   feature_dim: 80
  *   decoding_method: greedy_search    or modified_beam_search (transducers)
  *   max_active_paths: 4
+ *   hotwords:                     transducers with modified_beam_search only
+ *     file: hotwords.txt          sherpa-onnx's hotwords file (relative to model.dir)
+ *     score: 1.5
+ *     modeling_unit: cjkchar      cjkchar | bpe | cjkchar+bpe: phrases as words, not tokens
+ *     bpe_vocab: bpe.vocab        for the bpe units
  *   languages: any                or a list of primary tags; others are refused (XZ_ERR_ASR_LANGUAGE)
  *   max_seconds: 30               offline kinds: audio past this is dropped
  *   verify_model: true            probe the model in a child process (needs the spawner)
  *   verify_timeout_ms: 120000
  *   debug: false
  *
- * Hints (hotwords) are not passed on: sherpa-onnx takes them only for transducers with
- * modified_beam_search, as token sequences of the model's own vocabulary.
+ * The utterance's hints (dialogue.hotwords) go to each offline transducer stream when
+ * `hotwords.modeling_unit` is set (sherpa-onnx then spells them in the model's tokens). The
+ * streaming API of the addon takes no per-stream hotwords: online kinds use the file only.
  */
 import { E, XzError } from '../../../runtime/errors.js';
 import type { SpawnClient } from '../../../runtime/spawner.js';
@@ -58,6 +64,12 @@ const primary = (tag: string | undefined): string | undefined => tag?.toLowerCas
 export function resultLanguage(lang: string | undefined): string | undefined {
   const code = (lang ?? '').replace(/[<|>]/g, '').trim().toLowerCase();
   return /^[a-z]{2,3}$/.test(code) ? code : undefined;
+}
+
+/** sherpa-onnx's per-stream form: phrases separated by '/', a trailing ` :n` is a score. */
+export function streamHotwords(hints: readonly string[] | undefined): string | undefined {
+  const phrases = (hints ?? []).map((h) => h.replace(/[/\n]+/g, ' ').replace(/\s*:[\d.]*\s*$/, '').trim()).filter((h) => h);
+  return phrases.length > 0 ? phrases.join('/') : undefined;
 }
 
 type Engine = { online: true; recognizer: OnlineRecognizer } | { online: false; recognizer: OfflineRecognizer };
@@ -108,7 +120,8 @@ export class SherpaAsr implements AsrProvider, BatchRecognizer {
     const recognizer = engine.recognizer;
     try {
       const result = await this.#lane.run(async () => {
-        const stream = recognizer.createStream();
+        const hints = this.cfg.streamHints ? streamHotwords(opts.hints) : undefined;
+        const stream = hints ? recognizer.createStream(hints) : recognizer.createStream();
         stream.acceptWaveform({ samples: pcm, sampleRate: UPLINK_RATE });
         return recognizer.decodeAsync(stream);
       }, opts.signal);
