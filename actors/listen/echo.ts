@@ -50,6 +50,9 @@ export function energyEnvelope(pcm: Int16Array, sampleRate: number): Float32Arra
   return out;
 }
 
+/** Defaults of the detector and of the window listen judges with (config.yaml's vad.echo). */
+export const ECHO_DEFAULTS = { threshold: 0.7, maxLagMs: 600, windowMs: 750 } as const;
+
 export interface EchoOptions {
   sampleRate?: number;
   /** Longest echo delay searched, ms (downlink lead + device buffer + uplink latency). */
@@ -116,8 +119,8 @@ export class EchoDetector {
   constructor(opts: EchoOptions = {}) {
     const rate = opts.sampleRate ?? 16_000;
     this.frameSamples = Math.round((rate * ECHO_FRAME_MS) / 1000);
-    this.maxLagFrames = Math.round((opts.maxLagMs ?? 600) / ECHO_FRAME_MS);
-    this.threshold = opts.threshold ?? 0.6;
+    this.maxLagFrames = Math.round((opts.maxLagMs ?? ECHO_DEFAULTS.maxLagMs) / ECHO_FRAME_MS);
+    this.threshold = opts.threshold ?? ECHO_DEFAULTS.threshold;
     const history = Math.round((opts.historyMs ?? 4000) / ECHO_FRAME_MS);
     this.#up = new EnvelopeRing(history);
     // The reference must reach back a segment plus the longest lag.

@@ -20,7 +20,7 @@ import { AudioLog } from './audio-log.js';
 import { resolveAsr, UtteranceAsr, type AsrOutcome } from './asr.js';
 import { PoolStateClient } from '../pools/client.js';
 import { workerVad, type VadBatcher } from './batcher.js';
-import { EchoDetector, type EchoVerdict } from './echo.js';
+import { ECHO_DEFAULTS, EchoDetector, type EchoVerdict } from './echo.js';
 import { Endpointer, type EndpointEvent } from './endpointer.js';
 import type { ListenAsrSpec, ListenIn, ListenInit, ListenMode, ListenOut, ListenStats, SpeechEndReason } from './messages.js';
 
@@ -104,8 +104,6 @@ const listen = defineActor<State, ListenInit, ListenIn>({
   start(ctx, init) {
     const batcher = workerVad();
     const model = batcher.model;
-    const echoOpts: { maxLagMs?: number; threshold?: number } = { threshold: init.echo?.threshold ?? 0.7 };
-    if (init.echo?.maxLagMs !== undefined) echoOpts.maxLagMs = init.echo.maxLagMs;
     return {
       init,
       asr: resolveAsr(init.asr),
@@ -120,8 +118,8 @@ const listen = defineActor<State, ListenInit, ListenIn>({
         sampleRate: model.sampleRate,
       }),
       log: new AudioLog(),
-      echo: new EchoDetector(echoOpts),
-      echoWindow: Math.round(((init.echo?.windowMs ?? 750) * RATE) / 1000),
+      echo: new EchoDetector(init.echo ?? {}),
+      echoWindow: Math.round(((init.echo?.windowMs ?? ECHO_DEFAULTS.windowMs) * RATE) / 1000),
       mode: init.mode ?? null,
       pend: new Float32Array(model.windowSamples),
       pendN: 0,

@@ -3,7 +3,6 @@
  * addon config it becomes. Each model kind names the files it needs; all are required.
  */
 import { z } from 'zod';
-import { E, XzError } from '../../../runtime/errors.js';
 import type { FeatureConfig, OfflineRecognizerConfig, OnlineRecognizerConfig } from '../../../native/sherpa.js';
 import { UPLINK_RATE } from '../../contracts/audio.js';
 import { EXECUTION_PROVIDERS, boolean, numeric, parseWith, resolveModelPaths } from '../../sherpa/common.js';
@@ -94,6 +93,13 @@ export const asrSchema = z.strictObject({
   verify_timeout_ms: int(1000, 600_000).default(120_000),
   /** sherpa-onnx's own debug logging to stderr. */
   debug: flag().default(false),
+}).superRefine((o, ctx) => {
+  // Hotwords need a transducer, beam search and, for bpe units, the vocab.
+  const h = o.hotwords;
+  if (!h) return;
+  if (!o.model.kind.endsWith('-transducer')) ctx.addIssue({ code: 'custom', path: ['hotwords'], message: `only transducer models take hotwords, not ${o.model.kind}` });
+  if (o.decoding_method !== 'modified_beam_search') ctx.addIssue({ code: 'custom', path: ['decoding_method'], message: 'hotwords need modified_beam_search' });
+  if (h.modeling_unit?.includes('bpe') && !h.bpe_vocab) ctx.addIssue({ code: 'custom', path: ['hotwords', 'bpe_vocab'], message: `required for modeling_unit ${h.modeling_unit}` });
 });
 export type SherpaAsrOptions = z.output<typeof asrSchema>;
 
@@ -108,22 +114,9 @@ export interface SherpaAsrConfig {
   streamHints: boolean;
 }
 
-/** The rules zod cannot see: hotwords need a transducer, beam search and, for bpe, the vocab. */
-function checkHotwords(o: z.output<typeof asrSchema>, path: string): void {
-  const h = o.hotwords;
-  if (!h) return;
-  const problems: { path: string; message: string }[] = [];
-  if (!o.model.kind.endsWith('-transducer')) problems.push({ path: `${path}.hotwords`, message: `only transducer models take hotwords, not ${o.model.kind}` });
-  if (o.decoding_method !== 'modified_beam_search') problems.push({ path: `${path}.decoding_method`, message: 'hotwords need modified_beam_search' });
-  if (h.modeling_unit?.includes('bpe') && !h.bpe_vocab) problems.push({ path: `${path}.hotwords.bpe_vocab`, message: `required for modeling_unit ${h.modeling_unit}` });
-  if (problems.length === 0) return;
-  throw new XzError(E.XZ_ERR_CONFIG_INVALID, problems.map((p) => `${p.path}: ${p.message}`).join('; '), { details: { path: problems[0]!.path, issues: problems } });
-}
-
 /** Checks the slice, resolves and checks the model files, and builds the addon config. */
 export function parseSherpaAsrConfig(cfg: Record<string, unknown>, path = 'providers.asr.sherpa'): SherpaAsrConfig {
   const o = parseWith(asrSchema, cfg, path);
-  checkHotwords(o, path);
   const m = o.model;
   const h = o.hotwords;
   const names = Object.entries(m.files as Record<string, string>).map(([key, value]) => ({ key, value, at: `${path}.model.files.${key}` }));
